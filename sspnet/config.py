@@ -38,6 +38,9 @@ class ModelConfig:
     scale_ranges: tuple = ((1, 32), (8, 64), (16, 128), (32, 256), (64, 512))
     sigma: float = 0.4
     wns: bool = True                          # weighted negative sampling in the RPN (Faster R-CNN)
+    head_shared_tower: bool = False           # FoveaBox: one conv tower feeds cls and reg (edge); False = paper
+    center_fallback: bool = False             # FoveaBox: a box whose fovea misses every cell gets its centre cell
+    use_ignore: bool = False                  # FoveaBox: cells inside ignore boxes get no classification loss
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class TrainConfig:
     crop_h: int = 512
     upscale: tuple = (1.0, 1.5)               # random up-scaling range of the source image
     empty_tile_ratio: float = 0.1
+    crops_per_image: int = 0                  # crops per image and epoch; 0 = cover its up-scaled area once
     flip: bool = True
     photometric: bool = True
     attn_loss: bool = True

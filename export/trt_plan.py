@@ -1,0 +1,246 @@
+"""What to build: one validated plan per ``sspnet build`` call, shared by the Python builder and the trtexec line.
+
+The plan reads the ONNX (input name/shape, Q/DQ or FP16 graph), the sidecar manifests of the ONNX and of the
+calibration cache, and the TensorRT feature table; every option a version does not support is an error that says
+what to do instead. Nothing is silently changed (STYLE.md habit 13).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sspnet.export.trt_versions import TrtFeatures
+from sspnet.manifest import manifest_path, read_manifest, sha256_file
+
+PRECISIONS = ("fp32", "fp16", "int8")
+DEFAULT_BATCH = (1, 8, 16)      # tiles per call: a 1080p frame at scale 1 is 12 tiles of 640x512
+QUANT_OPS = {"QuantizeLinear", "DequantizeLinear"}
+# calibration-cache header algorithm → TensorRT calibrator class (deployment-notes §5)
+CALIBRATORS = {"EntropyCalibration2": "IInt8EntropyCalibrator2", "MinMaxCalibration": "IInt8MinMaxCalibrator",
+               "EntropyCalibration": "IInt8EntropyCalibrator"}
+
+
+class PlanError(ValueError):
+    """A request that cannot be built as asked; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class OnnxInfo:
+    path: Path
+    input_name: str
+    input_shape: tuple          # dims as int, or None where symbolic
+    input_dtype: str            # "float32" | "float16"
+    output_names: tuple
+    has_qdq: bool
+    fp16_graph: bool            # FP16 input, or FP16 initializers outweigh FP32 ones
+    opset: int
+    node_outputs: dict          # node name → tuple of output tensor names
+
+
+@dataclass(frozen=True)
+class CalibCache:
+    path: Path
+    version_int: int
+    algorithm: str              # key of CALIBRATORS
+    sha256: str
+    manifest: dict | None
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    onnx: OnnxInfo
+    out: Path
+    precision: str                          # fp32 | fp16 | int8
+    quantization: str                       # none | qdq | implicit-cache
+    features: TrtFeatures
+    batch: tuple | None                     # (min, opt, max) for a dynamic batch, None for a static one
+    static_batch: int | None
+    workspace_mb: int | None = None
+    timing_cache: Path | None = None
+    dla_core: int | None = None
+    calib: CalibCache | None = None
+    keep_float_nodes: tuple = ()            # ONNX nodes the calibration report kept in float
+    keep_float_dtype: str = "fp16"
+    onnx_manifest: dict | None = None
+    warnings: tuple = field(default=())
+
+    def input_shape(self, n: int) -> tuple:
+        return (n,) + tuple(self.onnx.input_shape[1:])
+
+
+def _dims(value_info) -> tuple:
+    dims = value_info.type.tensor_type.shape.dim
+    return tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
+
+
+def inspect_onnx(path: str | Path) -> OnnxInfo:
+    """Read the graph structure (not the external weights) of an ONNX file."""
+    import onnx
+    from onnx import TensorProto
+
+    path = Path(path)
+    if not path.is_file():
+        raise PlanError(f"{path}: no such ONNX file (make one with 'sspnet export' or 'sspnet calibrate')")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # onnx raises DecodeError/ValueError/OSError depending on the damage
+        raise PlanError(f"{path}: not a readable ONNX model: {e}") from None
+    g = model.graph
+    init_names = {t.name for t in g.initializer}
+    inputs = [i for i in g.input if i.name not in init_names]
+    if len(inputs) != 1:
+        raise PlanError(f"{path}: expected one image input, found {[i.name for i in inputs]}")
+    elem = inputs[0].type.tensor_type.elem_type
+    sizes = {TensorProto.FLOAT: 0, TensorProto.FLOAT16: 0}
+    for t in g.initializer:
+        if t.data_type in sizes:
+            n = 1
+            for d in t.dims:
+                n *= d
+            sizes[t.data_type] += n
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    return OnnxInfo(
+        path=path, input_name=inputs[0].name, input_shape=_dims(inputs[0]),
+        input_dtype="float16" if elem == TensorProto.FLOAT16 else "float32",
+        output_names=tuple(o.name for o in g.output),
+        has_qdq=any(n.op_type in QUANT_OPS for n in g.node),
+        fp16_graph=elem == TensorProto.FLOAT16 or sizes[TensorProto.FLOAT16] > sizes[TensorProto.FLOAT],
+        opset=opset, node_outputs={n.name: tuple(n.output) for n in g.node if n.name})
+
+
+def parse_batch(text: str) -> tuple:
+    """'1:8:16' → (1, 8, 16); 'N' → (N, N, N)."""
+    parts = str(text).split(":")
+    if len(parts) not in (1, 3) or not all(p.strip().isdigit() for p in parts):
+        raise PlanError(f"--batch {text!r}: expected min:opt:max (e.g. 1:8:16) or one number")
+    b = tuple(int(p) for p in parts) * (3 if len(parts) == 1 else 1)
+    if not 1 <= b[0] <= b[1] <= b[2]:
+        raise PlanError(f"--batch {text!r}: need 1 <= min <= opt <= max")
+    return b
+
+
+def read_calib_cache(path: str | Path) -> CalibCache:
+    path = Path(path)
+    if not path.is_file():
+        raise PlanError(f"--calib-cache {path}: no such file (write one with 'sspnet calibrate ... --trt-cache')")
+    first = path.read_bytes().split(b"\n", 1)[0].decode("ascii", "replace").strip()
+    m = re.fullmatch(r"TRT-(\d+)-(\w+)", first)
+    if not m or m.group(2) not in CALIBRATORS:
+        raise PlanError(f"{path}:1: header {first!r} is not a TensorRT calibration cache header "
+                        f"(expected TRT-<version>-{'|'.join(CALIBRATORS)})")
+    manifest = read_manifest(path) if manifest_path(path).is_file() else None
+    return CalibCache(path=path, version_int=int(m.group(1)), algorithm=m.group(2), sha256=sha256_file(path),
+                      manifest=manifest)
+
+
+def _excluded_nodes(manifest: dict | None) -> tuple:
+    nodes = ((manifest or {}).get("calibration") or {}).get("excluded_nodes") or []
+    return tuple(n["name"] if isinstance(n, dict) else str(n) for n in nodes)
+
+
+def _check_cache_matches(cache: CalibCache, onnx_path: Path) -> None:
+    m = cache.manifest
+    if m is None:
+        return
+    want = sha256_file(onnx_path)
+    made_for = [v for v in ((m.get("parent") or {}).get("sha256"), (m.get("calibration") or {}).get("onnx_sha256"))
+                if v]
+    if made_for and want not in made_for:
+        raise PlanError(f"--calib-cache {cache.path}: its manifest says it was calibrated on another ONNX "
+                        f"(sha256 {made_for[0][:12]}…, {onnx_path.name} is {want[:12]}…); a stale cache is never "
+                        f"reused: recalibrate with 'sspnet calibrate --onnx {onnx_path} --trt-cache {cache.path}'")
+
+
+def _resolve_precision(info: OnnxInfo, precision: str | None, cache: CalibCache | None) -> str:
+    if precision is None:
+        return "int8" if info.has_qdq or cache else "fp16" if info.fp16_graph else "fp32"
+    if precision not in PRECISIONS:
+        raise PlanError(f"--precision {precision!r}: choose from {', '.join(PRECISIONS)}")
+    if info.has_qdq and precision != "int8":
+        raise PlanError(f"{info.path.name} is an INT8 Q/DQ graph; build it with --precision int8, or pass the "
+                        f"FP32/FP16 ONNX for --precision {precision}")
+    if info.fp16_graph and precision == "fp32":
+        raise PlanError(f"{info.path.name} is an FP16 graph; pass the FP32 ONNX for --precision fp32")
+    return precision
+
+
+def plan_build(onnx: str | Path, out: str | Path, *, features: TrtFeatures, precision: str | None = None,
+               calib_cache: str | Path | None = None, batch: str | None = None, workspace_mb: int | None = None,
+               timing_cache: str | Path | None = None, dla_core: int | None = None,
+               preview: bool = False) -> BuildPlan:
+    """Validate a build request against the ONNX and the TensorRT version. ``preview`` (for --print-trtexec) turns
+    the graph-content checks that only matter at build time into warnings; option errors stay errors."""
+    info = inspect_onnx(onnx)
+    cache = read_calib_cache(calib_cache) if calib_cache is not None else None
+    v = features.version
+    warnings: list[str] = list(features.notes)
+    if cache is not None and not features.implicit_int8:
+        raise PlanError(f"--calib-cache: TensorRT {v} removed implicit INT8 calibration (11.0); build INT8 from the "
+                        f"Q/DQ ONNX that 'sspnet calibrate' writes (model.int8.onnx) and drop --calib-cache")
+    precision = _resolve_precision(info, precision, cache)
+    if cache is not None and precision != "int8":
+        raise PlanError(f"--calib-cache applies to --precision int8 only (got --precision {precision})")
+    if cache is not None and info.has_qdq:
+        raise PlanError(f"{info.path.name} already carries its INT8 scales as Q/DQ nodes; drop --calib-cache")
+
+    def graph_problem(msg: str) -> None:
+        if not preview:
+            raise PlanError(msg)
+        warnings.append(msg)
+
+    quantization = "none"
+    if precision == "int8":
+        if info.has_qdq:
+            quantization = "qdq"
+        elif cache is not None:
+            quantization = "implicit-cache"
+            _check_cache_matches(cache, info.path)
+        elif features.implicit_int8:
+            raise PlanError(f"--precision int8 with {info.path.name} (no Q/DQ nodes) needs --calib-cache C, or pass "
+                            f"the Q/DQ ONNX from 'sspnet calibrate' (model.int8.onnx)")
+        else:
+            graph_problem(f"{info.path.name} has no Q/DQ nodes: TensorRT {v} is strongly typed and would build it "
+                          f"in FP32; for INT8 pass the Q/DQ ONNX from 'sspnet calibrate' (model.int8.onnx)")
+    if precision == "fp16" and not features.weak_typing and not info.fp16_graph:
+        graph_problem(f"{info.path.name} is an FP32 graph: TensorRT {v} is strongly typed and would build it in "
+                      f"FP32; export an FP16 ONNX with 'sspnet export --fp16' (or ModelOpt AutoCast)")
+    if quantization == "qdq" and info.opset < 13:
+        raise PlanError(f"{info.path.name}: opset {info.opset} < 13; TensorRT's explicit quantization needs "
+                        f"per-channel Q/DQ from opset 13")
+
+    shape = info.input_shape
+    if any(d is None for d in shape[1:]):
+        raise PlanError(f"{info.path.name}: input {info.input_name} {shape} has dynamic spatial dims; only the "
+                        f"batch may be dynamic (re-export with a fixed --input WxH)")
+    requested = parse_batch(batch) if batch is not None else None
+    if shape and shape[0] is not None:
+        static = shape[0]
+        if requested is not None and requested != (static,) * 3:
+            raise PlanError(f"--batch {batch}: {info.path.name} has a fixed batch of {static}; re-export with "
+                            f"'sspnet export --dynamic-batch' for a batch profile")
+        profile = None
+    else:
+        static, profile = None, requested or DEFAULT_BATCH
+
+    if workspace_mb is not None and workspace_mb <= 0:
+        raise PlanError(f"--workspace {workspace_mb}: must be a positive number of MiB")
+    if dla_core is not None:
+        if dla_core < 0:
+            raise PlanError(f"--dla {dla_core}: DLA core index must be >= 0")
+        if precision == "fp32":
+            raise PlanError("--dla: DLA runs FP16 or INT8 only; pass --precision fp16 or int8")
+        if cache is not None and cache.algorithm != "EntropyCalibration2":
+            raise PlanError(f"--dla with {cache.path.name}: DLA needs an EntropyCalibration2 cache, this one is "
+                            f"{cache.algorithm}; recalibrate with --method entropy")
+
+    onnx_manifest = read_manifest(info.path) if manifest_path(info.path).is_file() else None
+    keep = _excluded_nodes(cache.manifest if cache is not None else None) or _excluded_nodes(onnx_manifest)
+    if keep:
+        unknown = [n for n in keep if n not in info.node_outputs]
+        if unknown:
+            warnings.append(f"nodes kept in float by the calibration report are not in {info.path.name}: {unknown}")
+    return BuildPlan(onnx=info, out=Path(out), precision=precision, quantization=quantization, features=features,
+                     batch=profile, static_batch=static, workspace_mb=workspace_mb,
+                     timing_cache=Path(timing_cache) if timing_cache is not None else None, dla_core=dla_core,
+                     calib=cache, keep_float_nodes=keep, onnx_manifest=onnx_manifest, warnings=tuple(warnings))

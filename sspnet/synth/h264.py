@@ -1,0 +1,252 @@
+"""H.264 MP4 files from numpy frames, and back, through GStreamer (PyGObject) or, without ``gi``, OpenCV.
+
+Encode: appsrc (BGR) → videoconvert → I420 → x264enc (fallback openh264enc) → h264parse → mp4mux → filesink.
+Decode: filesrc → qtdemux → h264parse → avdec_h264 (fallback openh264dec) → videoconvert → BGR → appsink.
+Pipelines are built element by element (``Gst.ElementFactory.make`` + ``set_property``); no string is ever parsed
+as a pipeline. ``gi`` is imported only inside this module.
+"""
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+X264_QUANTIZER = 18  # constant-quality (CRF) level: tiny persons survive compression
+X264_MAX_KBPS = 50000  # in "qual" mode x264enc uses bitrate as the VBV cap; keep it out of the way
+TIMEOUT_S = 60
+
+
+def _gst():
+    """Import and initialise GStreamer; ``None`` when PyGObject or its typelibs are missing."""
+    try:
+        import gi
+        gi.require_version("Gst", "1.0")
+        from gi.repository import Gst
+    except (ImportError, ValueError):
+        return None
+    Gst.init(None)
+    return Gst
+
+
+def _make(Gst, factory: str, **props):
+    el = Gst.ElementFactory.make(factory, None)
+    if el is None:
+        return None
+    for key, value in props.items():
+        name = key.rstrip("_").replace("_", "-")
+        if isinstance(value, str):  # enums and strings: a fixed nick chosen here, never user input
+            Gst.util_set_object_arg(el, name, value)
+        else:
+            el.set_property(name, value)
+    return el
+
+
+def _link_chain(Gst, pipeline, elements) -> None:
+    for el in elements:
+        pipeline.add(el)
+    for a, b in zip(elements, elements[1:]):
+        if not a.link(b):
+            raise RuntimeError(f"GStreamer: cannot link {a.get_factory().get_name()} → {b.get_factory().get_name()}")
+
+
+def _bus_error(msg) -> str:
+    err, debug = msg.parse_error()
+    return f"{err.message} ({debug})" if debug else err.message
+
+
+class H264Writer:
+    """Write BGR frames of one size to an H.264 MP4 (temp file + rename on ``close``).
+
+    ``encoder`` names what was used: ``x264enc``, ``openh264enc`` or ``opencv-avc1``.
+    """
+
+    def __init__(self, path: str | os.PathLike, size_wh: tuple, fps: float):
+        self.path = Path(path)
+        self.size_wh = (int(size_wh[0]), int(size_wh[1]))
+        if self.size_wh[0] % 2 or self.size_wh[1] % 2:
+            raise ValueError(f"H.264 4:2:0 needs an even frame size, got {self.size_wh[0]}x{self.size_wh[1]}")
+        self.fps = Fraction(fps).limit_denominator(1001)
+        self.frames = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(f".{self.path.name}.tmp.mp4")
+        self._Gst = _gst()
+        if self._Gst is not None:
+            self._open_gst()
+        else:
+            self._open_cv2()
+
+    def _open_gst(self) -> None:
+        Gst = self._Gst
+        w, h = self.size_wh
+        gop = max(int(round(float(self.fps) * 2)), 1)
+        enc = _make(Gst, "x264enc", speed_preset="veryfast", pass_="qual", quantizer=X264_QUANTIZER,
+                    key_int_max=gop, bframes=0, bitrate=X264_MAX_KBPS)
+        self.encoder = "x264enc"
+        if enc is None:
+            bitrate = int(min(w * h * float(self.fps) * 0.25, 2 ** 31 - 1))
+            enc = _make(Gst, "openh264enc", bitrate=bitrate, gop_size=gop, complexity="high")
+            self.encoder = "openh264enc"
+        if enc is None:
+            raise RuntimeError("no H.264 encoder in GStreamer: install gstreamer1.0-plugins-ugly (x264enc) or "
+                               "gstreamer1.0-plugins-bad (openh264enc), e.g. `make system`")
+        caps = Gst.Caps.from_string(f"video/x-raw,format=BGR,width={w},height={h},"
+                                    f"framerate={self.fps.numerator}/{self.fps.denominator}")
+        src = _make(Gst, "appsrc", format="time", is_live=False, block=True, max_bytes=4 * w * h * 3)
+        src.set_property("caps", caps)
+        i420 = _make(Gst, "capsfilter")
+        i420.set_property("caps", Gst.Caps.from_string("video/x-raw,format=I420"))
+        sink = _make(Gst, "filesink", sync=False)
+        sink.set_property("location", str(self._tmp))
+        chain = [src, _make(Gst, "videoconvert"), i420, enc, _make(Gst, "h264parse"), _make(Gst, "mp4mux"), sink]
+        missing = [n for n, el in zip(("appsrc", "videoconvert", "capsfilter", "enc", "h264parse", "mp4mux",
+                                       "filesink"), chain) if el is None]
+        if missing:
+            raise RuntimeError(f"GStreamer elements missing: {', '.join(missing)}; run `make system`")
+        self._pipeline = Gst.Pipeline.new("h264-writer")
+        _link_chain(Gst, self._pipeline, chain)
+        self._src = src
+        if self._pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            raise RuntimeError(f"GStreamer: H.264 writer for {self.path} failed to start")
+
+    def _open_cv2(self) -> None:
+        import cv2
+        self.encoder = "opencv-avc1"
+        self._cv = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"avc1"), float(self.fps), self.size_wh)
+        if not self._cv.isOpened():
+            raise RuntimeError("no H.264 encoder: PyGObject (gi) is missing and this OpenCV build cannot write "
+                               "avc1; install the `stream` extra (pygobject==3.50.2) and GStreamer (`make system`)")
+
+    def write(self, frame_bgr: np.ndarray) -> None:
+        """Append one [H, W, 3] uint8 BGR frame."""
+        w, h = self.size_wh
+        if frame_bgr.shape != (h, w, 3) or frame_bgr.dtype != np.uint8:
+            raise ValueError(f"frame must be uint8 [{h}, {w}, 3], got {frame_bgr.dtype} {list(frame_bgr.shape)}")
+        if self._Gst is None:
+            self._cv.write(frame_bgr)
+            self.frames += 1
+            return
+        Gst = self._Gst
+        buf = Gst.Buffer.new_wrapped(np.ascontiguousarray(frame_bgr).tobytes())
+        ns_per_frame = Gst.SECOND * self.fps.denominator / self.fps.numerator
+        buf.pts = int(round(self.frames * ns_per_frame))
+        buf.duration = int(round((self.frames + 1) * ns_per_frame)) - buf.pts
+        ret = self._src.emit("push-buffer", buf)
+        if ret != Gst.FlowReturn.OK:
+            msg = self._pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)
+            detail = _bus_error(msg) if msg else str(ret)
+            self._abort()
+            raise RuntimeError(f"GStreamer: encoding {self.path} failed at frame {self.frames}: {detail}")
+        self.frames += 1
+
+    def _abort(self) -> None:
+        if self._Gst is not None:
+            self._pipeline.set_state(self._Gst.State.NULL)
+        if self._tmp.exists():
+            self._tmp.unlink()
+
+    def close(self) -> Path:
+        """Finish the stream (EOS), then move the file into place. Returns the MP4 path."""
+        if self._Gst is None:
+            self._cv.release()
+        else:
+            Gst = self._Gst
+            self._src.emit("end-of-stream")
+            bus = self._pipeline.get_bus()
+            msg = bus.timed_pop_filtered(TIMEOUT_S * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+            self._pipeline.set_state(Gst.State.NULL)
+            if msg is None or msg.type == Gst.MessageType.ERROR:
+                detail = _bus_error(msg) if msg else f"no end of stream within {TIMEOUT_S} s"
+                self._abort()
+                raise RuntimeError(f"GStreamer: finishing {self.path} failed: {detail}")
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def __enter__(self) -> "H264Writer":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._abort()
+
+
+def read_mp4_frames(path: str | os.PathLike, keep_frames: bool = True) -> tuple:
+    """Decode an H.264 MP4. Returns (frame count, list of [H, W, 3] uint8 BGR frames or [] when not kept)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such video file")
+    Gst = _gst()
+    if Gst is None:
+        return _read_cv2(path, keep_frames)
+    dec = _make(Gst, "avdec_h264") or _make(Gst, "openh264dec")
+    if dec is None:
+        raise RuntimeError("no H.264 decoder in GStreamer: install gstreamer1.0-libav (avdec_h264)")
+    src = _make(Gst, "filesrc")
+    src.set_property("location", str(path))
+    demux, parse = _make(Gst, "qtdemux"), _make(Gst, "h264parse")
+    bgr = _make(Gst, "capsfilter")
+    bgr.set_property("caps", Gst.Caps.from_string("video/x-raw,format=BGR"))
+    sink = _make(Gst, "appsink", sync=False, emit_signals=False, max_buffers=8, drop=False)
+    pipeline = Gst.Pipeline.new("h264-reader")
+    _link_chain(Gst, pipeline, [src, demux])
+    _link_chain(Gst, pipeline, [parse, dec, _make(Gst, "videoconvert"), bgr, sink])
+
+    tracks = []  # caps of every demuxed stream, for the error message
+
+    def on_pad(_demux, pad):
+        caps = pad.query_caps(None).to_string()
+        tracks.append(caps.split(",")[0])
+        if caps.startswith("video/x-h264"):
+            pad.link(parse.get_static_pad("sink"))
+
+    demux.connect("pad-added", on_pad)
+    frames, count, waited_s = [], 0, 0.0
+    bus = pipeline.get_bus()
+    pipeline.set_state(Gst.State.PLAYING)
+    try:
+        while True:
+            sample = sink.emit("try-pull-sample", Gst.SECOND // 2)
+            msg = bus.pop_filtered(Gst.MessageType.ERROR)
+            if msg is not None:
+                if tracks and "video/x-h264" not in tracks:
+                    raise RuntimeError(f"{path}: no H.264 video track (found {', '.join(tracks)})")
+                raise RuntimeError(f"GStreamer: decoding {path} failed after {count} frames: {_bus_error(msg)}")
+            if sample is None:
+                if sink.get_property("eos"):
+                    break
+                waited_s += 0.5
+                if waited_s >= TIMEOUT_S:
+                    raise RuntimeError(f"GStreamer: decoding {path} stalled after {count} frames")
+                continue
+            waited_s = 0.0
+            count += 1
+            if keep_frames:
+                s = sample.get_caps().get_structure(0)
+                w, h = s.get_value("width"), s.get_value("height")
+                buf = sample.get_buffer()
+                data = buf.extract_dup(0, buf.get_size())
+                stride = len(data) // h
+                frames.append(np.frombuffer(data, np.uint8).reshape(h, stride)[:, :w * 3].reshape(h, w, 3).copy())
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+    return count, frames
+
+
+def _read_cv2(path: Path, keep_frames: bool) -> tuple:
+    import cv2
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise RuntimeError(f"{path}: OpenCV cannot open this video (and PyGObject is missing)")
+    frames, count = [], 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        count += 1
+        if keep_frames:
+            frames.append(frame)
+    cap.release()
+    return count, frames

@@ -1,0 +1,191 @@
+"""One training run: data, model, optimizer, resume, the epoch loop, validation, checkpoints and logs.
+
+RUN_DIR receives ``last.pt`` (every epoch, at ``--max-steps`` and on SIGTERM/SIGINT), ``best.pt`` (best validation
+AP50-tiny), their ``.json`` manifests, ``steps.csv``, ``metrics.csv``, ``val.jsonl`` and ``curves.png``.
+Exit codes: 0 done (or ``max_steps`` reached), 1 loss not finite, 128+signal after a signal (checkpoint saved).
+"""
+from __future__ import annotations
+
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from sspnet.config import Config
+from sspnet.training.checkpoint import read_checkpoint, save_checkpoint, set_rng_state
+from sspnet.training.data import collate, train_crops_from_config
+from sspnet.training.distributed import (DistInfo, SkipSampler, barrier, cleanup, device_for, init_distributed,
+                                         make_sampler, wrap_model)
+from sspnet.training.loop import LossNotFinite, StopRequest, evaluate, train_one_epoch
+from sspnet.training.runlog import HEADLINE, RunLog
+from sspnet.training.schedule import build_optimizer, build_scheduler
+
+
+@dataclass
+class TrainOptions:
+    cfg: Config
+    train_records: list
+    out_dir: Path
+    val_records: list = field(default_factory=list)
+    device: str = "cpu"                 # cpu | cuda
+    resume: bool = False
+    max_steps: int | None = None        # stop after this many optimizer steps in total (smoke runs)
+    workers: int = 0
+    cache_mb: int = 2048
+    progress: bool = True
+
+
+@dataclass
+class RunState:
+    epoch: int = 0                      # epoch in progress (0-based)
+    step_in_epoch: int = 0
+    global_step: int = 0
+    best_metric: float | None = None
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _log(info: DistInfo, msg: str) -> None:
+    if info.is_main:
+        print(msg, flush=True)
+
+
+def fit(opts: TrainOptions) -> int:
+    """Train as described by ``opts``; returns the process exit code."""
+    from sspnet.training.build import build_criterion, build_model
+
+    cfg, t = opts.cfg, opts.cfg.train
+    info = init_distributed(opts.device)
+    device = device_for(info, opts.device)
+    out_dir = Path(opts.out_dir)
+    last_pt, best_pt = out_dir / "last.pt", out_dir / "best.pt"
+    if info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    _seed_everything(t.seed)
+
+    dataset = train_crops_from_config(opts.train_records, cfg, cache_mb=opts.cache_mb)
+    sampler = make_sampler(dataset, info, t.seed)
+    drop_last = len(sampler) >= t.batch_size
+    steps_per_epoch = len(sampler) // t.batch_size if drop_last else 1
+    model = build_model(cfg).to(device)
+    criterion = build_criterion(cfg)
+    if isinstance(criterion, torch.nn.Module):
+        criterion = criterion.to(device)
+    optimizer = build_optimizer(model.parameters(), t)
+    scheduler = build_scheduler(optimizer, t, steps_per_epoch)
+    scaler = torch.amp.GradScaler("cuda", enabled=bool(t.amp and device.type == "cuda"))
+
+    state, ckpt = RunState(), None
+    if opts.resume:
+        ckpt = read_checkpoint(last_pt)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
+        state = RunState(epoch=int(ckpt["epoch"]), step_in_epoch=int(ckpt["step_in_epoch"]),
+                         global_step=int(ckpt["global_step"]), best_metric=ckpt.get("best_metric"))
+    log = RunLog(out_dir, enabled=info.is_main)
+    if opts.resume:
+        log.resume_at(state.global_step)
+    _log(info, f"train: {len(dataset)} crops/epoch of {len(opts.train_records)} images, {steps_per_epoch} steps/epoch "
+               f"x {t.epochs} epochs (batch {t.batch_size} x {info.world_size} process(es)), "
+               f"{len(opts.val_records)} val images, device {device}, AMP {scaler.is_enabled()}"
+               + (f"; resumed at epoch {state.epoch + 1} step {state.step_in_epoch} (global {state.global_step})"
+                  if opts.resume else ""))
+    ddp_model = wrap_model(model, info, device)
+    if opts.workers > 0:
+        dataset.preload()
+    if ckpt is not None:
+        set_rng_state(ckpt["rng"])   # last: building the model above consumed random numbers
+    stop = StopRequest().install()
+
+    def save(paths, metrics=None):
+        if info.is_main:
+            save_checkpoint(paths, model=model, cfg=cfg, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                            epoch=state.epoch, step_in_epoch=state.step_in_epoch, global_step=state.global_step,
+                            best_metric=state.best_metric, metrics=metrics)
+        barrier(info)
+
+    def validate_and_log(epoch_progress: float, res, seconds: float) -> None:
+        val = None
+        if opts.val_records and info.is_main:
+            t0 = time.perf_counter()
+            val = evaluate(model, cfg, opts.val_records, device)
+            _log(info, f"  val: {HEADLINE} {val[HEADLINE]:.2f}  AP25_tiny {val.get('AP25_tiny', float('nan')):.2f}  "
+                       f"AP50_all {val.get('AP50_all', float('nan')):.2f}  ({time.perf_counter() - t0:.0f} s)")
+        improved = val is not None and (state.best_metric is None or val[HEADLINE] > state.best_metric)
+        if improved:
+            state.best_metric = float(val[HEADLINE])
+        save([last_pt, best_pt] if improved else [last_pt], metrics=val)
+        log.epoch({"epoch": round(epoch_progress, 3), "global_step": state.global_step,
+                   "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 1), **res.mean_terms}, val)
+
+    code = 0
+    try:
+        while state.epoch < t.epochs:
+            if opts.max_steps is not None and state.global_step >= opts.max_steps:
+                _log(info, f"max steps {opts.max_steps} already reached (checkpoint at step {state.global_step})")
+                break
+            dataset.set_epoch(state.epoch)
+            sampler.set_epoch(state.epoch)
+            loader = DataLoader(dataset, batch_size=t.batch_size,
+                                sampler=SkipSampler(sampler, state.step_in_epoch * t.batch_size),
+                                collate_fn=collate, num_workers=opts.workers, drop_last=drop_last,
+                                pin_memory=device.type == "cuda",
+                                generator=torch.Generator().manual_seed(t.seed + state.epoch))
+            t0 = time.perf_counter()
+            res = train_one_epoch(ddp_model, criterion, loader, optimizer, scheduler, scaler, device=device,
+                                  epoch=state.epoch, epochs=t.epochs, global_step=state.global_step,
+                                  max_steps=opts.max_steps, grad_clip=t.grad_clip, info=info, stop=lambda: bool(stop),
+                                  on_step=log.step, progress=opts.progress)
+            state.global_step = res.global_step
+            state.step_in_epoch += res.steps
+            seconds = time.perf_counter() - t0
+            if res.stopped == "signal":
+                save([last_pt])
+                _log(info, f"stopped by signal {stop.signum} at step {state.global_step}; saved {last_pt} "
+                           f"(continue with --resume)")
+                code = 128 + int(stop.signum or 0)
+                break
+            if state.step_in_epoch >= steps_per_epoch:
+                state.epoch, state.step_in_epoch = state.epoch + 1, 0
+                due = state.epoch % max(1, t.val_every) == 0 or state.epoch == t.epochs or res.stopped
+                _log(info, f"epoch {state.epoch}/{t.epochs}: loss {res.mean_terms.get('loss', float('nan')):.4f}, "
+                           f"{seconds / max(res.steps, 1):.2f} s/step")
+                if due:
+                    validate_and_log(state.epoch, res, seconds)
+                else:
+                    save([last_pt])
+                    log.epoch({"epoch": state.epoch, "global_step": state.global_step,
+                               "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 1),
+                               **res.mean_terms}, None)
+            else:   # max_steps in the middle of an epoch: validate what we have, keep the position for --resume
+                validate_and_log(state.epoch + state.step_in_epoch / steps_per_epoch, res, seconds)
+            if res.stopped:
+                _log(info, f"stopped after {state.global_step} steps (--max-steps); saved {last_pt}")
+                break
+        if info.is_main and code == 0:
+            log.plot()
+    except LossNotFinite as e:
+        keep = f"the last good checkpoint is {last_pt}" if last_pt.is_file() else "no checkpoint was written yet"
+        _log(info, f"error: {e}. {keep}. Lower train.lr, set train.grad_clip, or check the data, then --resume.")
+        code = 1
+    finally:
+        stop.restore()
+        cleanup(info)
+    if info.is_main and code == 0:
+        print(f"done: {out_dir} (best {HEADLINE}: "
+              f"{'n/a' if state.best_metric is None else f'{state.best_metric:.2f}'})", file=sys.stdout, flush=True)
+    return code

@@ -1,0 +1,1 @@
+"""Detection heads: each maps the pyramid to a dict of raw per-level tensors."""
