@@ -25,7 +25,7 @@ test: setup
 	$(VPY) -m pytest -q
 
 demo: setup
-	$(VPY) -m sspnet.demo
+	$(VPY) scripts/demo.py
 
 bench: setup
 	$(VPY) bench/run_all.py

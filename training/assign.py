@@ -129,3 +129,32 @@ def attention_targets(boxes_per_image: list[torch.Tensor], input_hw: tuple[int, 
         out.append(F.interpolate(full, size=(H // stride, W // stride), mode="bilinear", align_corners=False,
                                  antialias=False))
     return out
+
+
+@torch.no_grad()
+def max_iou_assign(candidates_xyxy: torch.Tensor, gt_xyxy: torch.Tensor, pos_iou: float, neg_iou: float,
+                   min_pos_iou: float, low_quality: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """mmdet's MaxIoUAssigner: [C, 4], [G, 4] → (labels [C]: 1 pos / 0 neg / -1 ignore, matched GT index [C]).
+
+    neg: max IoU < ``neg_iou``; pos: max IoU ≥ ``pos_iou``; with ``low_quality`` every candidate whose IoU with a GT
+    equals that GT's best IoU (if ≥ ``min_pos_iou``) becomes positive for that GT. No GT: everything negative.
+    """
+    c = len(candidates_xyxy)
+    labels = torch.zeros(c, dtype=torch.long, device=candidates_xyxy.device)
+    matched = torch.zeros(c, dtype=torch.long, device=candidates_xyxy.device)
+    if gt_xyxy.numel() == 0 or c == 0:
+        return labels, matched
+    from torchvision.ops import box_iou
+    iou = box_iou(gt_xyxy.float(), candidates_xyxy.float())         # [G, C]
+    max_iou, matched = iou.max(dim=0)
+    labels.fill_(-1)
+    labels[max_iou < neg_iou] = 0
+    labels[max_iou >= pos_iou] = 1
+    if low_quality:
+        gt_best = iou.max(dim=1).values                              # [G]
+        for g in range(len(gt_xyxy)):
+            if gt_best[g] >= min_pos_iou:
+                hit = iou[g] == gt_best[g]
+                labels[hit] = 1
+                matched[hit] = g
+    return labels, matched

@@ -30,8 +30,11 @@ def _check(cfg: Config) -> None:
         raise ConfigError("model.levels: the Faster R-CNN head needs [2, 3, 4, 5, 6] (RPN anchors on P2-P6)")
     if m.neck_channels % 4:
         raise ConfigError(f"model.neck_channels: {m.neck_channels} must be a multiple of 4 (four ASPP branches)")
-    if cfg.input.width % 32 or cfg.input.height % 32:
-        raise ConfigError(f"input.width/height: {cfg.input.width}x{cfg.input.height} must be multiples of 32")
+    mult = 64 if 6 in m.levels else 32          # every level must halve exactly (P6 = stride 64)
+    for where, w, h in (("input.width/height", cfg.input.width, cfg.input.height),
+                        ("train.crop_w/crop_h", cfg.train.crop_w, cfg.train.crop_h)):
+        if w % mult or h % mult:
+            raise ConfigError(f"{where}: {w}x{h} must be multiples of {mult} for levels {list(m.levels)}")
 
 
 def build_backbone(cfg: Config) -> nn.Module:
@@ -68,7 +71,7 @@ def build_model(cfg: Config) -> SSPNetDetector:
         return SSPNetDetector(backbone=backbone, neck=neck, head=head, strides=strides,
                               base_edges=tuple(float(b) for b in m.base_edges))
     from sspnet.training.heads.faster_rcnn import FasterRCNNHead
-    head = FasterRCNNHead(in_channels=m.neck_channels, image_hw=(cfg.input.height, cfg.input.width))
+    head = FasterRCNNHead(in_channels=m.neck_channels)
     return SSPNetDetector(backbone=backbone, neck=neck, head=head, strides=strides)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import pickle
 import random
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
         raise FileNotFoundError(f"{path}: checkpoint not found")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, ValueError) as e:
+    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:
         raise ValueError(f"{path}: not a loadable checkpoint ({e.__class__.__name__}: {str(e).splitlines()[0]})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise ValueError(f"{path}: not an sspnet checkpoint (expected a dict with 'model' and 'config'; "

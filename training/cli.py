@@ -12,6 +12,7 @@ With ``--split`` and no ``--val``, validation uses the split's 'val' part of the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -48,6 +49,17 @@ def _fail(msg: str) -> SystemExit:
     return SystemExit(2)
 
 
+def _yaml_value(raw: str):
+    """A YAML scalar/list; also '1e-3' style numbers, which YAML 1.1 reads as strings."""
+    value = yaml.safe_load(raw)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _apply_overrides(cfg: Config, sets: list[str], args: argparse.Namespace) -> Config:
     d = cfg.to_dict()
     for item in sets:
@@ -58,7 +70,7 @@ def _apply_overrides(cfg: Config, sets: list[str], args: argparse.Namespace) -> 
         if parts[1] not in d[parts[0]]:
             raise _fail(f"--set {item!r}: unknown key '{parts[1]}' in section '{parts[0]}' "
                         f"(known: {', '.join(d[parts[0]])})")
-        d[parts[0]][parts[1]] = yaml.safe_load(raw)
+        d[parts[0]][parts[1]] = _yaml_value(raw)
     for flag, section, key in (("epochs", "train", "epochs"), ("batch", "train", "batch_size"),
                                ("backbone_weights", "model", "backbone_weights")):
         if getattr(args, flag) is not None:
@@ -122,15 +134,15 @@ def _resolve_data(args: argparse.Namespace) -> tuple[list, list, list[str]]:
         try:
             if split is not None:
                 part = select_records(records, split, "train")
-                if not args.val and covers(records, split):
-                    v = select_records(records, split, "val")
-                    val += v
-                    lines.append(f"  val   {path}: {len(v)} images (split 'val')")
         except ValueError as e:
             raise _fail(f"dataset {path}: {e}") from None
         train += part
         lines.append(f"  train {path}: {len(part)} images" + (f" of {len(records)} (split 'train')"
                                                               if len(part) != len(records) else ""))
+        if split is not None and not args.val and covers(records, split):
+            v = select_records(records, split, "val")
+            val += v
+            lines.append(f"  val   {path}: {len(v)} images (split 'val')")
     for path in args.val:
         records = _load(path)
         try:
@@ -140,6 +152,8 @@ def _resolve_data(args: argparse.Namespace) -> tuple[list, list, list[str]]:
         val += v
         lines.append(f"  val   {path}: {len(v)} images" + (f" of {len(records)} (split 'val')"
                                                            if len(v) != len(records) else ""))
+    # image ids of different datasets collide: the evaluator keys detections by id, so number val images 1..N
+    val = [dataclasses.replace(r, image_id=i + 1) for i, r in enumerate(val)]
     return train, val, lines
 
 

@@ -63,3 +63,69 @@ class FoveaCriterion:
         if self.attn_loss and outputs.get("attn"):
             losses.update(attention_losses(outputs["attn"], gt))
         return losses
+
+
+class FasterRCNNCriterion:
+    """Faster R-CNN losses (spec §2.2) plus the attention losses.
+
+    RPN: MaxIoU 0.7 / 0.3 (low-quality matches ≥ 0.3), 256 samples, half positive, negatives by the weighted
+    negative sampler (``wns``) or uniformly; sigmoid BCE and L1 on deltas (stds 1), both / #samples.
+    R-CNN: proposals assigned with MaxIoU 0.5, 512 samples, a quarter positive; softmax CE and L1 on deltas
+    (stds 0.1/0.1/0.2/0.2), both / #samples. Returns {"loss_rpn_cls", "loss_rpn_box", "loss_rcnn_cls",
+    "loss_rcnn_box"} (+ attention terms). Images without GT give box losses exactly 0.
+    """
+
+    def __init__(self, *, wns: bool = True, attn_loss: bool = True, rpn_num: int = 256, rpn_pos_fraction: float = 0.5,
+                 rcnn_num: int = 512, rcnn_pos_fraction: float = 0.25):
+        self.wns, self.attn_loss = wns, attn_loss
+        self.rpn_num, self.rpn_pos_fraction = rpn_num, rpn_pos_fraction
+        self.rcnn_num, self.rcnn_pos_fraction = rcnn_num, rcnn_pos_fraction
+
+    def __call__(self, outputs: dict, targets: list[dict]) -> dict[str, torch.Tensor]:
+        from sspnet.training.assign import max_iou_assign
+        from sspnet.training.heads.faster_rcnn import RCNN_STDS, RPN_STDS, encode_deltas, grid_anchors
+        from sspnet.training.losses import l1_sum
+        from sspnet.training.sampler import sample_pos_neg, wns_weights
+
+        rpn_cls, rpn_reg = outputs["rpn_cls"], outputs["rpn_reg"]
+        device, n = rpn_cls[0].device, rpn_cls[0].shape[0]
+        gt = _boxes(targets, "boxes", device)
+        anchors = torch.cat(grid_anchors([tuple(c.shape[-2:]) for c in rpn_cls], device))           # [M, 4]
+        cls = torch.cat([c.permute(0, 2, 3, 1).reshape(n, -1) for c in rpn_cls], dim=1)           # [N, M]
+        reg = torch.cat([r.permute(0, 2, 3, 1).reshape(n, -1, 4) for r in rpn_reg], dim=1)         # [N, M, 4]
+        logits, labels, box_pred, box_tgt = [], [], [], []
+        for i in range(n):
+            lab, match = max_iou_assign(anchors, gt[i], 0.7, 0.3, 0.3, low_quality=True)
+            weights = wns_weights(anchors, gt[i]) if self.wns else None
+            pos, neg = sample_pos_neg(lab, self.rpn_num, self.rpn_pos_fraction, weights)
+            logits.append(cls[i, torch.cat([pos, neg])])
+            labels.append(torch.cat([torch.ones_like(pos), torch.zeros_like(neg)]).float())
+            box_pred.append(reg[i, pos])
+            box_tgt.append(encode_deltas(anchors[pos], gt[i][match[pos]], RPN_STDS))
+        n_rpn = max(sum(len(x) for x in labels), 1)
+        loss_rpn_cls = torch.nn.functional.binary_cross_entropy_with_logits(
+            torch.cat(logits).float(), torch.cat(labels), reduction="sum") / n_rpn
+        loss_rpn_box = l1_sum(torch.cat(box_pred), torch.cat(box_tgt)) / n_rpn if sum(map(len, box_pred)) \
+            else reg.sum() * 0.0
+
+        proposals = outputs["proposals"]
+        roi_cls = outputs["roi_cls"].split([len(p) for p in proposals])
+        roi_reg = outputs["roi_reg"].split([len(p) for p in proposals])
+        logits, labels, box_pred, box_tgt = [], [], [], []
+        for i, props in enumerate(proposals):
+            lab, match = max_iou_assign(props, gt[i], 0.5, 0.5, 0.5, low_quality=False)
+            pos, neg = sample_pos_neg(lab, self.rcnn_num, self.rcnn_pos_fraction)
+            logits.append(roi_cls[i][torch.cat([pos, neg])])
+            labels.append(torch.cat([torch.ones_like(pos), torch.zeros_like(neg)]))
+            box_pred.append(roi_reg[i][pos])
+            box_tgt.append(encode_deltas(props[pos], gt[i][match[pos]], RCNN_STDS))
+        n_rcnn = max(sum(len(x) for x in labels), 1)
+        loss_rcnn_cls = torch.nn.functional.cross_entropy(torch.cat(logits).float(), torch.cat(labels),
+                                                          reduction="sum") / n_rcnn
+        loss_rcnn_box = l1_sum(torch.cat(box_pred), torch.cat(box_tgt)) / n_rcnn if sum(map(len, box_pred)) \
+            else outputs["roi_reg"].sum() * 0.0
+        losses = {"loss_rpn_cls": loss_rpn_cls, "loss_rpn_box": loss_rpn_box,
+                  "loss_rcnn_cls": loss_rcnn_cls, "loss_rcnn_box": loss_rcnn_box}
+        if self.attn_loss and outputs.get("attn"):
+            losses.update(attention_losses(outputs["attn"], gt))
+        return losses

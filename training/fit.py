@@ -59,6 +59,17 @@ def _log(info: DistInfo, msg: str) -> None:
         print(msg, flush=True)
 
 
+def _apply_optim_config(optimizer, scheduler, t) -> None:
+    """After loading optimizer/scheduler state: lr, momentum and weight decay come from the (possibly overridden)
+    config, not from the checkpoint. With an unchanged config this reproduces the saved values exactly."""
+    scheduler.base_lrs = [float(t.lr)] * len(optimizer.param_groups)
+    factor = scheduler.lr_lambdas[0](scheduler.last_epoch)
+    for g in optimizer.param_groups:
+        g.update(initial_lr=float(t.lr), lr=float(t.lr) * factor, momentum=float(t.momentum),
+                 weight_decay=float(t.weight_decay))
+    scheduler._last_lr = [g["lr"] for g in optimizer.param_groups]
+
+
 def fit(opts: TrainOptions) -> int:
     """Train as described by ``opts``; returns the process exit code."""
     from sspnet.training.build import build_criterion, build_model
@@ -94,6 +105,7 @@ def fit(opts: TrainOptions) -> int:
         scheduler.load_state_dict(ckpt["scheduler"])
         if ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
+        _apply_optim_config(optimizer, scheduler, t)
         state = RunState(epoch=int(ckpt["epoch"]), step_in_epoch=int(ckpt["step_in_epoch"]),
                          global_step=int(ckpt["global_step"]), best_metric=ckpt.get("best_metric"))
     log = RunLog(out_dir, enabled=info.is_main)
@@ -122,7 +134,7 @@ def fit(opts: TrainOptions) -> int:
         val = None
         if opts.val_records and info.is_main:
             t0 = time.perf_counter()
-            val = evaluate(model, cfg, opts.val_records, device)
+            val = evaluate(model, cfg, opts.val_records, device, progress=opts.progress)
             _log(info, f"  val: {HEADLINE} {val[HEADLINE]:.2f}  AP25_tiny {val.get('AP25_tiny', float('nan')):.2f}  "
                        f"AP50_all {val.get('AP50_all', float('nan')):.2f}  ({time.perf_counter() - t0:.0f} s)")
         improved = val is not None and (state.best_metric is None or val[HEADLINE] > state.best_metric)
@@ -149,7 +161,7 @@ def fit(opts: TrainOptions) -> int:
             res = train_one_epoch(ddp_model, criterion, loader, optimizer, scheduler, scaler, device=device,
                                   epoch=state.epoch, epochs=t.epochs, global_step=state.global_step,
                                   max_steps=opts.max_steps, grad_clip=t.grad_clip, info=info, stop=lambda: bool(stop),
-                                  on_step=log.step, progress=opts.progress)
+                                  on_step=log.step, progress=opts.progress, steps_before=state.step_in_epoch)
             state.global_step = res.global_step
             state.step_in_epoch += res.steps
             seconds = time.perf_counter() - t0
@@ -179,8 +191,10 @@ def fit(opts: TrainOptions) -> int:
         if info.is_main and code == 0:
             log.plot()
     except LossNotFinite as e:
-        keep = f"the last good checkpoint is {last_pt}" if last_pt.is_file() else "no checkpoint was written yet"
-        _log(info, f"error: {e}. {keep}. Lower train.lr, set train.grad_clip, or check the data, then --resume.")
+        keep = f"The last good checkpoint is {last_pt}" if last_pt.is_file() else "No checkpoint was written yet"
+        if info.is_main:
+            print(f"error: {e}. {keep}. Lower train.lr, set train.grad_clip or check the data, then --resume.",
+                  file=sys.stderr, flush=True)
         code = 1
     finally:
         stop.restore()

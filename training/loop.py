@@ -71,9 +71,10 @@ def train_one_epoch(model: torch.nn.Module, criterion: Callable, loader, optimiz
                     scheduler, scaler: torch.amp.GradScaler, *, device: torch.device, epoch: int, epochs: int,
                     global_step: int, max_steps: int | None, grad_clip: float, info: DistInfo,
                     stop: Callable[[], bool], on_step: Callable[[dict], None] | None = None,
-                    progress: bool = True) -> EpochResult:
+                    progress: bool = True, steps_before: int = 0) -> EpochResult:
     """One pass over ``loader`` (or until ``max_steps`` total steps / a stop request).
 
+    ``steps_before``: steps of this epoch done before a resume (for the progress bar only).
     ``on_step(row)`` gets, after every optimizer step, the rank-averaged logs: step, epoch, lr, loss, each term,
     grad_norm (when clipping), sec_data, sec_step.
     """
@@ -82,8 +83,8 @@ def train_one_epoch(model: torch.nn.Module, criterion: Callable, loader, optimiz
     params = [p for p in model.parameters() if p.requires_grad]
     result = EpochResult(global_step=global_step)
     sums: dict[str, float] = {}
-    bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and info.is_main),
-               dynamic_ncols=True, leave=True)
+    bar = tqdm(total=len(loader) + steps_before, initial=steps_before, desc=f"epoch {epoch + 1}/{epochs}",
+               disable=not (progress and info.is_main), dynamic_ncols=True, leave=True)
     t_end = time.perf_counter()
     try:
         for images, targets in loader:
@@ -135,7 +136,8 @@ def train_one_epoch(model: torch.nn.Module, criterion: Callable, loader, optimiz
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, cfg: Config, records: list, device: torch.device) -> dict:
+def evaluate(model: torch.nn.Module, cfg: Config, records: list, device: torch.device,
+             progress: bool = False) -> dict:
     """Tiled inference + merge over ``records`` through the core (``detect_dataset``) and the TinyPerson evaluator.
 
     Returns the evaluator's flat dict (AP{25,50,75}_{all,tiny,...}, MR..., percent). The model's train/eval mode is
@@ -150,7 +152,7 @@ def evaluate(model: torch.nn.Module, cfg: Config, records: list, device: torch.d
     try:
         detector = TorchDetector(model, cfg, device)
         try:
-            detections = detect_dataset(records, detector)
+            detections = detect_dataset(records, detector, progress=progress)
         finally:
             detector.close()
         return evaluate_detections(records, detections)

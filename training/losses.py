@@ -39,9 +39,10 @@ def ohem_weights(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def attention_bce(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """λ · Σ w·BCE(p, max(T, 0)) / N_sel over the batch (one level). prob, target [N, 1, h, w] → scalar."""
     w = ohem_weights(prob, target)
-    p = prob.float().clamp(0.0, 1.0)
+    p = prob.float()
     t = target.float().clamp(min=0.0)
-    bce = -(t * torch.log(p).clamp(min=-100.0) + (1 - t) * torch.log(1 - p).clamp(min=-100.0))
+    # clamp before the log: a saturated fp16 sigmoid is exactly 0 or 1, and log'(0)·0 would give NaN gradients
+    bce = -(t * torch.log(p.clamp(min=1e-12)) + (1 - t) * torch.log((1 - p).clamp(min=1e-12)))
     n_sel = (w > 0).sum().clamp(min=1)
     return ATTN_BCE_WEIGHT * (w * bce).sum() / n_sel
 

@@ -48,7 +48,9 @@ class TorchDetector:
         h, w = x.shape[-2:]
         if "cls" in outputs:
             return self._decode_fovea(outputs, int(w), int(h))
-        return self._pad_detections(outputs)
+        from sspnet.training.heads.faster_rcnn import detections
+        boxes, scores = detections(outputs, (int(h), int(w)), self.postprocess.pre_nms_topk)
+        return boxes.cpu().numpy(), scores.cpu().numpy()
 
     def _decode_fovea(self, outputs: dict, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
         strides, base_edges = self.model.strides, self.model.base_edges
@@ -62,10 +64,6 @@ class TorchDetector:
             reg_np = reg.float().reshape(n, 4, -1).permute(0, 2, 1).cpu().numpy()         # [T, HW, 4]
             boxes.append(decode_fovea(reg_np, pts, base, w, h))
         return np.concatenate(boxes, axis=1).astype(np.float32), np.concatenate(scores, axis=1).astype(np.float32)
-
-    def _pad_detections(self, outputs: dict) -> tuple[np.ndarray, np.ndarray]:
-        dets_boxes, dets_scores = outputs["det_boxes"], outputs["det_scores"]    # [T, K, 4], [T, K] already padded
-        return dets_boxes.float().cpu().numpy(), dets_scores.float().cpu().numpy()
 
     def close(self) -> None:
         self.model = None

@@ -52,7 +52,7 @@ class CsvLog:
             w = csv.DictWriter(f, fieldnames=self.fields, extrasaction="ignore", restval="")
             if new:
                 w.writeheader()
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+            w.writerow(row)   # floats as repr: exact (the resume test compares losses bit for bit)
             f.flush()
 
 

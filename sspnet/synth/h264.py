@@ -91,19 +91,20 @@ class H264Writer:
         if enc is None:
             raise RuntimeError("no H.264 encoder in GStreamer: install gstreamer1.0-plugins-ugly (x264enc) or "
                                "gstreamer1.0-plugins-bad (openh264enc), e.g. `make system`")
-        caps = Gst.Caps.from_string(f"video/x-raw,format=BGR,width={w},height={h},"
-                                    f"framerate={self.fps.numerator}/{self.fps.denominator}")
-        src = _make(Gst, "appsrc", format="time", is_live=False, block=True, max_bytes=4 * w * h * 3)
-        src.set_property("caps", caps)
-        i420 = _make(Gst, "capsfilter")
-        i420.set_property("caps", Gst.Caps.from_string("video/x-raw,format=I420"))
-        sink = _make(Gst, "filesink", sync=False)
-        sink.set_property("location", str(self._tmp))
-        chain = [src, _make(Gst, "videoconvert"), i420, enc, _make(Gst, "h264parse"), _make(Gst, "mp4mux"), sink]
-        missing = [n for n, el in zip(("appsrc", "videoconvert", "capsfilter", "enc", "h264parse", "mp4mux",
-                                       "filesink"), chain) if el is None]
+        names = ("appsrc", "videoconvert", "capsfilter", "h264parse", "mp4mux", "filesink")
+        src, convert, i420, parse, mux, sink = (_make(Gst, n) for n in names)
+        missing = [n for n, el in zip(names, (src, convert, i420, parse, mux, sink)) if el is None]
         if missing:
             raise RuntimeError(f"GStreamer elements missing: {', '.join(missing)}; run `make system`")
+        caps = Gst.Caps.from_string(f"video/x-raw,format=BGR,width={w},height={h},"
+                                    f"framerate={self.fps.numerator}/{self.fps.denominator}")
+        src.set_property("caps", caps)
+        Gst.util_set_object_arg(src, "format", "time")
+        src.set_property("block", True)
+        src.set_property("max-bytes", 4 * w * h * 3)
+        i420.set_property("caps", Gst.Caps.from_string("video/x-raw,format=I420"))  # 4:2:0 plays everywhere
+        sink.set_property("location", str(self._tmp))  # a property, never part of a parsed pipeline string
+        chain = [src, convert, i420, enc, parse, mux, sink]
         self._pipeline = Gst.Pipeline.new("h264-writer")
         _link_chain(Gst, self._pipeline, chain)
         self._src = src
@@ -184,15 +185,18 @@ def read_mp4_frames(path: str | os.PathLike, keep_frames: bool = True) -> tuple:
     dec = _make(Gst, "avdec_h264") or _make(Gst, "openh264dec")
     if dec is None:
         raise RuntimeError("no H.264 decoder in GStreamer: install gstreamer1.0-libav (avdec_h264)")
-    src = _make(Gst, "filesrc")
-    src.set_property("location", str(path))
-    demux, parse = _make(Gst, "qtdemux"), _make(Gst, "h264parse")
-    bgr = _make(Gst, "capsfilter")
+    names = ("filesrc", "qtdemux", "h264parse", "videoconvert", "capsfilter", "appsink")
+    src, demux, parse, convert, bgr, sink = (_make(Gst, n) for n in names)
+    missing = [n for n, el in zip(names, (src, demux, parse, convert, bgr, sink)) if el is None]
+    if missing:
+        raise RuntimeError(f"GStreamer elements missing: {', '.join(missing)}; run `make system`")
+    src.set_property("location", str(path))  # a property, never part of a parsed pipeline string
     bgr.set_property("caps", Gst.Caps.from_string("video/x-raw,format=BGR"))
-    sink = _make(Gst, "appsink", sync=False, emit_signals=False, max_buffers=8, drop=False)
+    for key, value in (("sync", False), ("emit-signals", False), ("max-buffers", 8), ("drop", False)):
+        sink.set_property(key, value)
     pipeline = Gst.Pipeline.new("h264-reader")
     _link_chain(Gst, pipeline, [src, demux])
-    _link_chain(Gst, pipeline, [parse, dec, _make(Gst, "videoconvert"), bgr, sink])
+    _link_chain(Gst, pipeline, [parse, dec, convert, bgr, sink])
 
     tracks = []  # caps of every demuxed stream, for the error message
 

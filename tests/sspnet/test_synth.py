@@ -2,11 +2,12 @@
 import json
 import os
 
+import cv2
 import numpy as np
 import pytest
 
 from sspnet.cli import main as sspnet_main
-from sspnet.synth import render_dataset, render_image, render_video, size_stats
+from sspnet.synth import Clip, render_dataset, render_image, render_video, size_stats
 from sspnet.synth.persons import (MAX_HEIGHT_PX, MIN_HEIGHT_PX, Person, draw_person, person_shapes,
                                   sample_heights_px)
 from sspnet.synth.sprite import draw_shapes
@@ -41,7 +42,7 @@ def test_same_seed_same_bytes_and_pixels(tmp_path):
     assert np.array_equal(img1, img2) and boxes1 == boxes2
     # image i does not depend on how many images were asked for
     assert render_dataset(tmp_path / "d", 1, SIZE, seed=7, image_format="png").is_file()
-    img_png = __import__("cv2").imread(str(tmp_path / "d" / "images" / "synth_000000.png"))
+    img_png = cv2.imread(str(tmp_path / "d" / "images" / "synth_000000.png"))
     assert np.array_equal(img_png, render_image(SIZE, 7, 0)[0])
 
 
@@ -63,6 +64,19 @@ def test_tinyperson_json_structure_and_boxes(tmp_path):
         assert 1.5 <= max(w, h) <= MAX_HEIGHT_PX + 0.5
     stats = size_stats(doc)
     assert stats["persons"] == len(anns) and stats["images"] == 6
+
+
+def test_pycocotools_reads_it_and_gt_as_detections_scores_ap_1(tmp_path):
+    coco_mod = pytest.importorskip("pycocotools.coco", exc_type=ImportError)
+    from pycocotools.cocoeval import COCOeval
+    path = render_dataset(tmp_path, 3, SIZE, seed=11)
+    gt = coco_mod.COCO(str(path))
+    dets = [{"image_id": a["image_id"], "category_id": 1, "bbox": a["bbox"], "score": 1.0}
+            for a in gt.dataset["annotations"]]
+    ev = COCOeval(gt, gt.loadRes(dets), "bbox")
+    ev.params.maxDets = [200, 200, 200]
+    ev.evaluate(), ev.accumulate()
+    assert ev.eval["precision"][0, :, 0, 0, -1].min() == pytest.approx(1.0)  # AP50, area all, maxDets 200
 
 
 def test_dataset_loads_with_the_tinyperson_reader(tmp_path):
@@ -126,6 +140,12 @@ def test_video_frame_count_ground_truth_and_motion(tmp_path):
         tracks.setdefault(a["track_id"], []).append(a["bbox"][:2])
     moved = [np.ptp(np.asarray(v), axis=0).max() for v in tracks.values() if len(v) == 5]
     assert moved and max(moved) > 0.5  # camera drift and walking move the boxes
+    _, rendered, boxes = Clip(1.0, 5, SIZE, seed=2, scene_kind="beach").frame(4)  # the clip's last frame
+    diff = np.abs(frames[4].astype(np.float32) - rendered)
+    assert 10 * np.log10(255 ** 2 / (diff ** 2).mean()) > 30  # PSNR dB: quality high enough for tiny persons
+    for b in boxes:
+        x1, y1, x2, y2 = (int(round(v)) for v in b.box_xyxy)
+        assert diff[y1:y2 + 1, x1:x2 + 1].mean() < 25
     _, gt2 = render_video(tmp_path / "w", seconds=1.0, fps=5, size=SIZE, seed=2, scene_kind="beach")
     assert gt.read_bytes() == gt2.read_bytes()
 

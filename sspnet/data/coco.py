@@ -1,0 +1,171 @@
+"""COCO-style JSON (``images`` + ``annotations`` + ``categories``) → ImageRecords.
+
+The parser here is shared with the TinyPerson reader (TinyPerson is COCO-like with extra per-box flags and corner
+sub-images); plain COCO semantics are: ``iscrowd`` → ignore region, non-person categories dropped.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from sspnet.data.person_classes import person_class_ids
+from sspnet.data.record import ImageRecord
+
+# Where to look for ``file_name`` relative to the JSON: its folder and up to three ancestors, each as is or with a
+# sub-folder (TinyPerson keeps tiny_set/annotations/task/*.json next to tiny_set/{train,test}/labeled_images/).
+_ANCESTOR_LEVELS = 4
+_IMAGE_SUBDIRS = ("", "images", "test", "train")
+
+
+def read_json(path: str | Path) -> object:
+    """Parse a JSON file; a syntax error is a ValueError naming the file, line and column."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}:{e.lineno}:{e.colno}: invalid JSON ({e.msg})") from None
+
+
+class ImageResolver:
+    """Finds the image file of a ``file_name`` relative to the annotation file, remembering the root that worked."""
+
+    def __init__(self, json_path: Path, image_root: str | Path | None = None):
+        roots = [Path(image_root)] if image_root is not None else []
+        anc = json_path.resolve().parent
+        for _ in range(_ANCESTOR_LEVELS):
+            roots += [anc / sub if sub else anc for sub in _IMAGE_SUBDIRS]
+            if anc.parent == anc:
+                break
+            anc = anc.parent
+        self.roots = roots
+        self.default_root = Path(image_root) if image_root is not None else json_path.parent
+        self._last: Path | None = None
+
+    def find(self, file_name: str) -> Path | None:
+        p = Path(file_name)
+        if p.is_absolute():
+            return p if p.is_file() else None
+        order = ([self._last] if self._last is not None else []) + self.roots
+        for root in order:
+            cand = root / p
+            if cand.is_file():
+                self._last = root
+                return cand
+        return None
+
+    def resolve(self, file_name: str, check: bool) -> Path:
+        found = self.find(file_name)
+        if found is not None:
+            return found
+        if check:
+            raise FileNotFoundError(f"image '{file_name}' not found; looked under {self.default_root} and its "
+                                    f"parent folders (pass image_root= / --images to say where the images are)")
+        return self.default_root / file_name
+
+
+def _number(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{where}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _require(obj, key: str, where: str):
+    if not isinstance(obj, dict):
+        raise ValueError(f"{where}: expected an object, got {type(obj).__name__}")
+    if key not in obj:
+        raise ValueError(f"{where}: missing key '{key}'")
+    return obj[key]
+
+
+def bbox_xyxy(ann: dict, where: str) -> list[float]:
+    """COCO ``bbox`` [x, y, w, h] → [x1, y1, x2, y2]; malformed → ValueError naming ``where``."""
+    b = _require(ann, "bbox", where)
+    if not isinstance(b, (list, tuple)) or len(b) != 4:
+        raise ValueError(f"{where}: 'bbox' must be [x, y, w, h], got {b!r}")
+    x, y, w, h = (_number(v, f"{where}.bbox") for v in b)
+    if w < 0 or h < 0:
+        raise ValueError(f"{where}: 'bbox' has a negative width/height {b!r}")
+    return [x, y, x + w, y + h]
+
+
+def parse_coco_doc(doc: object, path: Path, *, ignore_keys: tuple[str, ...], flag_keys: tuple[str, ...],
+                   corner_key: str | None, check_images: bool,
+                   image_root: str | Path | None = None) -> list[ImageRecord]:
+    """A parsed COCO-like document → records, in the order of ``images``.
+
+    An annotation whose any ``ignore_keys`` is true becomes an ignore region; otherwise a positive box with
+    ``flags[k]`` for each of ``flag_keys`` that the file uses. ``corner_key`` names the sub-image field
+    [x1, y1, x2, y2] (TinyPerson corner files), whose boxes are already in tile coordinates.
+    """
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a JSON object with 'images' and 'annotations' (a list looks like a "
+                         f"detections file, not a dataset)")
+    images, anns = _require(doc, "images", str(path)), doc.get("annotations", [])
+    if not isinstance(images, list) or not isinstance(anns, list):
+        raise ValueError(f"{path}: 'images' and 'annotations' must be lists")
+    cats = doc.get("categories") or []
+    names = {int(_require(c, "id", f"{path}: categories[{i}]")): str(c.get("name", ""))
+             for i, c in enumerate(cats)}
+    person_ids = person_class_ids(names, str(path))
+    used_flags = [k for k in flag_keys if any(isinstance(a, dict) and k in a for a in anns)]
+
+    resolver = ImageResolver(path, image_root)
+    records: list[ImageRecord] = []
+    index: dict[int, int] = {}
+    for i, im in enumerate(images):
+        where = f"{path}: images[{i}]"
+        image_id = _require(im, "id", where)
+        if isinstance(image_id, bool) or not isinstance(image_id, int):
+            raise ValueError(f"{where}: 'id' must be an integer, got {image_id!r}")
+        if image_id in index:
+            raise ValueError(f"{where}: duplicate image id {image_id}")
+        file_name = str(_require(im, "file_name", where))
+        width, height = int(_number(_require(im, "width", where), where)), int(_number(_require(im, "height", where), where))
+        corner = None
+        if corner_key is not None and im.get(corner_key) is not None:
+            c = im[corner_key]
+            if not isinstance(c, (list, tuple)) or len(c) != 4:
+                raise ValueError(f"{where}: '{corner_key}' must be [x1, y1, x2, y2], got {c!r}")
+            corner = tuple(int(round(_number(v, f"{where}.{corner_key}"))) for v in c)
+            if corner[2] <= corner[0] or corner[3] <= corner[1]:
+                raise ValueError(f"{where}: '{corner_key}' {list(c)} is empty (x2 <= x1 or y2 <= y1)")
+        index[image_id] = len(records)
+        records.append(ImageRecord(image_path=str(resolver.resolve(file_name, check_images)), width=width,
+                                   height=height, image_id=image_id, file_name=file_name, corner_xyxy=corner))
+
+    pos: list[list] = [[] for _ in records]
+    ign: list[list] = [[] for _ in records]
+    flags: list[dict] = [{k: [] for k in used_flags} for _ in records]
+    for k, ann in enumerate(anns):
+        where = f"{path}: annotations[{k}]"
+        image_id = _require(ann, "image_id", where)
+        if image_id not in index:
+            raise ValueError(f"{where}: image_id {image_id!r} is not in 'images'")
+        if person_ids is not None and ann.get("category_id") not in person_ids:
+            continue
+        r = index[image_id]
+        box = bbox_xyxy(ann, where)
+        if any(bool(ann.get(key, False)) for key in ignore_keys):
+            ign[r].append(box)
+            continue
+        pos[r].append(box)
+        for key in used_flags:
+            flags[r][key].append(bool(ann.get(key, False)))
+    for r, rec in enumerate(records):
+        rec.boxes_xyxy = np.asarray(pos[r], np.float32).reshape(-1, 4)
+        rec.ignore_xyxy = np.asarray(ign[r], np.float32).reshape(-1, 4)
+        rec.flags = {key: np.asarray(v, bool) for key, v in flags[r].items()}
+    return records
+
+
+def read_coco_json(path: str | Path, *, doc: object = None, check_images: bool = True,
+                   image_root: str | Path | None = None) -> list[ImageRecord]:
+    """COCO JSON → records: person categories kept, ``iscrowd`` boxes → ignore regions."""
+    path = Path(path)
+    doc = read_json(path) if doc is None else doc
+    return parse_coco_doc(doc, path, ignore_keys=("iscrowd",), flag_keys=(), corner_key=None,
+                          check_images=check_images, image_root=image_root)

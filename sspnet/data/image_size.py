@@ -1,0 +1,60 @@
+"""Image width/height from the file header (PNG, JPEG), without decoding the pixels; other formats decode once."""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+# JPEG start-of-frame markers that carry the frame size (all SOFn except DHT/JPG/DAC)
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _png_size(head: bytes) -> tuple[int, int] | None:
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        w, h = struct.unpack(">II", head[16:24])
+        return int(w), int(h)
+    return None
+
+
+def _jpeg_size(f) -> tuple[int, int] | None:
+    f.seek(2)
+    while True:
+        byte = f.read(1)
+        while byte and byte != b"\xff":
+            byte = f.read(1)
+        while byte == b"\xff":
+            byte = f.read(1)
+        if not byte:
+            return None
+        marker = byte[0]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            continue  # markers without a length field
+        length_bytes = f.read(2)
+        if len(length_bytes) < 2:
+            return None
+        length = struct.unpack(">H", length_bytes)[0]
+        if marker in _SOF_MARKERS:
+            data = f.read(5)
+            if len(data) < 5:
+                return None
+            h, w = struct.unpack(">HH", data[1:5])
+            return int(w), int(h)
+        f.seek(length - 2, 1)
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image file; FileNotFoundError naming the file when it is missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: image not found")
+    with open(path, "rb") as f:
+        head = f.read(32)
+        size = _png_size(head)
+        if size is None and head[:2] == b"\xff\xd8":
+            size = _jpeg_size(f)
+    if size is not None and size[0] > 0 and size[1] > 0:
+        return size
+    import cv2
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise FileNotFoundError(f"{path}: not a readable image")
+    return int(img.shape[1]), int(img.shape[0])

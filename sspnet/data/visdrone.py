@@ -1,0 +1,76 @@
+"""VisDrone-DET txt: ``ROOT/annotations/<stem>.txt`` + ``ROOT/images/<stem>.jpg``.
+
+One line per object: ``left,top,width,height,score,category,truncation,occlusion`` (pixels). Categories 0
+("ignored region") and 11 ("others") → ignore regions; 1 (pedestrian) and 2 (people) → persons; the rest dropped.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from sspnet.data.image_size import image_size
+from sspnet.data.record import ImageRecord
+
+IGNORE_CATEGORIES = (0, 11)
+PERSON_CATEGORIES = (1, 2)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def is_visdrone_root(root: Path) -> bool:
+    return (root / "annotations").is_dir() and (root / "images").is_dir() and \
+        any((root / "annotations").glob("*.txt"))
+
+
+def parse_visdrone_txt(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One annotation file → (person boxes xyxy [N, 4], ignore boxes xyxy [M, 4]); malformed line → ValueError."""
+    persons, ignores = [], []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            text = line.strip().rstrip(",")
+            if not text:
+                continue
+            parts = [p.strip() for p in text.split(",")]
+            try:
+                values = [float(p) for p in parts]
+            except ValueError:
+                raise ValueError(f"{path}:{lineno}: expected comma-separated numbers "
+                                 f"'left,top,width,height,score,category,truncation,occlusion', got {text!r}") from None
+            if len(values) < 6 or not all(math.isfinite(v) for v in values):
+                raise ValueError(f"{path}:{lineno}: expected at least 6 finite values "
+                                 f"(left,top,width,height,score,category,...), got {len(values)}: {text!r}")
+            x, y, w, h, _score, cat = values[:6]
+            if w < 0 or h < 0 or cat != int(cat):
+                raise ValueError(f"{path}:{lineno}: negative width/height or non-integer category: {text!r}")
+            box = [x, y, x + w, y + h]
+            if int(cat) in IGNORE_CATEGORIES:
+                ignores.append(box)
+            elif int(cat) in PERSON_CATEGORIES:
+                persons.append(box)
+    return np.asarray(persons, np.float32).reshape(-1, 4), np.asarray(ignores, np.float32).reshape(-1, 4)
+
+
+def _find_image(images_dir: Path, stem: str) -> Path:
+    for ext in IMAGE_EXTENSIONS:
+        for cand in (images_dir / (stem + ext), images_dir / (stem + ext.upper())):
+            if cand.is_file():
+                return cand
+    raise FileNotFoundError(f"{images_dir / (stem + '.jpg')}: image for annotation {stem}.txt not found "
+                            f"(looked for {', '.join(IMAGE_EXTENSIONS)})")
+
+
+def read_visdrone(root: str | Path) -> list[ImageRecord]:
+    """A VisDrone folder → records in sorted annotation-file order, image ids 1..N."""
+    root = Path(root)
+    if not is_visdrone_root(root):
+        raise ValueError(f"{root}: not a VisDrone folder (expected annotations/*.txt and images/)")
+    records = []
+    for i, ann_path in enumerate(sorted((root / "annotations").glob("*.txt")), 1):
+        image_path = _find_image(root / "images", ann_path.stem)
+        w, h = image_size(image_path)
+        persons, ignores = parse_visdrone_txt(ann_path)
+        records.append(ImageRecord(image_path=str(image_path), width=w, height=h, image_id=i,
+                                   file_name=str(image_path.relative_to(root)), boxes_xyxy=persons,
+                                   ignore_xyxy=ignores))
+    return records

@@ -1,0 +1,160 @@
+"""YOLO txt datasets: ``ROOT/images/**`` + ``ROOT/labels/**/<stem>.txt`` (or a ``data.yaml`` naming image folders).
+
+Label lines are normalised to 0–1 and come in two forms: the box ``class cx cy w h`` and the polygon
+``class x1 y1 x2 y2 ... xn yn`` (e.g. Roboflow's ``0 x1 y1 ... x4 y4 x1 y1``), whose box is the points' min/max.
+With ``flat_ignore`` a box whose pixels are one flat colour (TinyPerson's blanked ignore regions, see
+``flat_fill.py``) becomes an ignore region; ``flags['flat_fill']`` is not kept because such boxes leave the positives.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from sspnet.data.flat_fill import flat_fill_mask
+from sspnet.data.image_size import image_size
+from sspnet.data.person_classes import person_class_ids
+from sspnet.data.record import ImageRecord
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+SPLIT_KEYS = ("train", "val", "test")
+NORM_SLACK = 0.01  # normalised coordinates may overshoot 0..1 by this much (rounding in exporters)
+
+
+def is_yolo_root(root: Path) -> bool:
+    return (root / "images").is_dir() and (root / "labels").is_dir()
+
+
+def parse_yolo_line(text: str, where: str) -> tuple[int, np.ndarray]:
+    """One label line → (class id, normalised box xyxy [4]); malformed → ValueError naming ``where``."""
+    try:
+        values = [float(t) for t in text.split()]
+    except ValueError:
+        raise ValueError(f"{where}: expected numbers 'class cx cy w h' or 'class x1 y1 x2 y2 ...', "
+                         f"got {text!r}") from None
+    n = len(values)
+    if n != 5 and (n < 7 or (n - 1) % 2):
+        raise ValueError(f"{where}: expected 5 values (class cx cy w h) or a class and >= 3 x,y points, got {n}")
+    if not all(math.isfinite(v) for v in values) or values[0] != int(values[0]) or values[0] < 0:
+        raise ValueError(f"{where}: class must be a non-negative integer and coordinates finite: {text!r}")
+    cls, coords = int(values[0]), np.asarray(values[1:], np.float64)
+    if n == 5:
+        cx, cy, w, h = coords
+        if w < 0 or h < 0:
+            raise ValueError(f"{where}: negative width/height: {text!r}")
+        box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+    else:
+        pts = coords.reshape(-1, 2)  # [P, 2] (x, y)
+        box = np.concatenate([pts.min(axis=0), pts.max(axis=0)])
+    if box.min() < -NORM_SLACK or box.max() > 1 + NORM_SLACK:
+        raise ValueError(f"{where}: coordinates are not normalised to 0-1: {text!r}")
+    return cls, box
+
+
+def read_label_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(class ids [N], normalised boxes xyxy [N, 4]); a missing file means an image without persons."""
+    classes, boxes = [], []
+    if path.is_file():
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if line.strip():
+                    c, b = parse_yolo_line(line.strip(), f"{path}:{lineno}")
+                    classes.append(c)
+                    boxes.append(b)
+    return np.asarray(classes, np.int64), np.asarray(boxes, np.float64).reshape(-1, 4)
+
+
+def labels_dir_for(images_dir: Path) -> Path:
+    """Ultralytics convention: the last path component 'images' replaced by 'labels'."""
+    parts = list(images_dir.parts)
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            return Path(*parts)
+    raise ValueError(f"{images_dir}: a YOLO image folder must be (inside) a folder named 'images'")
+
+
+def _yaml_names(cfg: dict, where: str) -> dict[int, str]:
+    names = cfg.get("names") or {}
+    if isinstance(names, list):
+        return dict(enumerate(str(n) for n in names))
+    if isinstance(names, dict):
+        return {int(k): str(v) for k, v in names.items()}
+    raise ValueError(f"{where}: 'names' must be a list or a mapping, got {type(names).__name__}")
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            cfg = yaml.safe_load(f) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: invalid YAML ({e})") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path}: expected a mapping with train/val/test and names")
+    return cfg
+
+
+def _yaml_image_dirs(path: Path, split: str | None) -> tuple[list[Path], dict[int, str]]:
+    cfg = _read_yaml(path)
+    base = Path(cfg.get("path") or path.parent)
+    base = base if base.is_absolute() else (path.parent / base)
+    keys = [split] if split else [k for k in SPLIT_KEYS if cfg.get(k)]
+    if split and not cfg.get(split):
+        raise ValueError(f"{path}: no '{split}' entry (has {[k for k in SPLIT_KEYS if cfg.get(k)]})")
+    listed = [(k, base / str(cfg[k])) for k in keys]
+    dirs = [d for _, d in listed if d.is_dir()]
+    if not dirs:
+        hint = f"; the folder {path.parent} has images/ + labels/: pass it instead" if is_yolo_root(path.parent) else ""
+        raise FileNotFoundError(f"{path}: none of the image folders it lists exist "
+                                f"({', '.join(f'{k}: {d}' for k, d in listed)}){hint}")
+    return dirs, _yaml_names(cfg, str(path))
+
+
+def read_yolo(path: str | Path, *, flat_ignore: bool = True, split: str | None = None) -> list[ImageRecord]:
+    """A YOLO folder (images/ + labels/) or data.yaml → records in sorted file order, image ids 1..N.
+
+    Boxes are in pixels of the image; a label file without its image → FileNotFoundError naming the image.
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        image_dirs, names = _yaml_image_dirs(path, split)
+        root = path.parent
+    elif is_yolo_root(path):
+        image_dirs, root = [path / "images"], path
+        yml = path / "data.yaml"
+        names = _yaml_names(_read_yaml(yml), str(yml)) if yml.is_file() else {}
+    else:
+        raise ValueError(f"{path}: not a YOLO dataset (expected a folder with images/ and labels/, or a data.yaml)")
+    keep = person_class_ids(names, str(path))
+
+    records: list[ImageRecord] = []
+    for images_dir in image_dirs:
+        labels_dir = labels_dir_for(images_dir.resolve())
+        images = sorted(p for p in images_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        stems = {p.relative_to(images_dir).with_suffix("") for p in images}
+        for label in sorted(labels_dir.rglob("*.txt")) if labels_dir.is_dir() else []:
+            rel = label.relative_to(labels_dir).with_suffix("")
+            if rel not in stems and label.name != "classes.txt":
+                raise FileNotFoundError(f"{images_dir / rel}.jpg: image for label file {label} not found")
+        for image_path in images:
+            rel = image_path.relative_to(images_dir)
+            classes, boxes_norm = read_label_file(labels_dir / rel.with_suffix(".txt"))
+            if keep is not None:
+                boxes_norm = boxes_norm[np.isin(classes, list(keep))]
+            img = None
+            if flat_ignore and len(boxes_norm):
+                import cv2
+                img = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+                if img is None:
+                    raise FileNotFoundError(f"{image_path}: not a readable image")
+                w, h = img.shape[1], img.shape[0]
+            else:
+                w, h = image_size(image_path)
+            boxes = (boxes_norm * [w, h, w, h]).clip(0, [w, h, w, h]).astype(np.float32)  # [N, 4] xyxy px
+            flat = flat_fill_mask(img, boxes) if img is not None else np.zeros(len(boxes), bool)
+            records.append(ImageRecord(image_path=str(image_path), width=w, height=h, image_id=len(records) + 1,
+                                       file_name=str(image_path.relative_to(root)) if image_path.is_relative_to(root)
+                                       else str(image_path), boxes_xyxy=boxes[~flat], ignore_xyxy=boxes[flat]))
+    return records
