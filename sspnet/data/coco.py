@@ -124,7 +124,8 @@ def parse_coco_doc(doc: object, path: Path, *, ignore_keys: tuple[str, ...], fla
         if image_id in index:
             raise ValueError(f"{where}: duplicate image id {image_id}")
         file_name = str(_require(im, "file_name", where))
-        width, height = int(_number(_require(im, "width", where), where)), int(_number(_require(im, "height", where), where))
+        width = int(_number(_require(im, "width", where), f"{where}.width"))
+        height = int(_number(_require(im, "height", where), f"{where}.height"))
         corner = None
         if corner_key is not None and im.get(corner_key) is not None:
             c = im[corner_key]

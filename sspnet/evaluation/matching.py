@@ -107,7 +107,8 @@ def prepare(records: list, detections: dict, max_dets: int, min_overlap: float) 
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
     det_score = cat(d_score, np.float64)
     return Prepared(num_images=len(records), det_image=cat(d_img, np.int64), det_rank=cat(d_rank, np.int64),
-                    det_score=det_score, score_order=np.argsort(-det_score, kind="mergesort"), det_area=cat(d_area, np.float64),
+                    det_score=det_score, score_order=np.argsort(-det_score, kind="mergesort"),
+                    det_area=cat(d_area, np.float64),
                     det_ignore_iod=cat(d_ign, np.float64), gt_image=cat(g_img, np.int64),
                     gt_area=cat(g_area, np.float64), pair_det=cat(p_det, np.int64), pair_gt=cat(p_gt, np.int64),
                     pair_iou=cat(p_iou, np.float64), pair_iod=cat(p_iod, np.float64))
