@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         model, cfg = load_for_info(path)
-    except ConfigError as e:
+    except (ConfigError, ValueError) as e:      # a bad config, or a file that is not an sspnet checkpoint
         print(f"sspnet info: {e}", file=sys.stderr)
         return 2
     torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
           f"[counted on {info['gmac_counted_on']}]")
     print(f"  input   images {info['input']['shape']} float32 NCHW, {cfg.input.color}, scale {cfg.input.scale}")
     for name, shapes in info["outputs"].items():
+        if not shapes:
+            continue
         shown = ", ".join("x".join(map(str, s)) for s in shapes[:6]) + (" …" if len(shapes) > 6 else "")
         print(f"  output  {name:<10} {shown}")
     if info["strides"]:

@@ -47,3 +47,16 @@ def test_every_shipped_config_loads():
     for name in ("sspnet_edge", "fpn_edge", "sspnet_r50_fovea", "fpn_r50_fovea", "sspnet_r50_faster"):
         cfg = load_config(f"configs/{name}.yaml")
         assert cfg.model.name == name
+
+
+def test_info_of_a_checkpoint(capsys, tmp_path):
+    from sspnet.training.checkpoint import save_checkpoint
+    model, cfg = load_for_info(__import__("pathlib").Path("configs/fpn_edge.yaml"))
+    ckpt = tmp_path / "fpn_edge.pt"
+    save_checkpoint(ckpt, model=model, cfg=cfg)
+    assert main(["info", str(ckpt), "--json", "--width", "320", "--height", "256"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["model"]["name"] == "fpn_edge" and info["params"] == sum(p.numel() for p in model.parameters())
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    assert main(["info", str(junk)]) == 2

@@ -1,0 +1,103 @@
+"""Stream efficiency: end-to-end ``runtime/stream.py`` FPS on a 1080p H.264 file / bare backend FPS on the tiles
+of a 1080p frame (same model, same machine, same run). Also batched (all tiles in one call) vs one tile per call.
+
+Writes bench-out/stream.json; headline ``stream_efficiency`` (goal >= 0.9: decoding, pre- and post-processing
+and output hide behind inference).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stream_common import OUT, bench_model, machine, run_stream, write_result  # noqa: E402
+
+
+def time_calls(fn, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", help="ONNX model with manifest (default: export of the edge model)")
+    ap.add_argument("--seconds", type=float, default=3.0, help="clip length at 10 fps (default 3 s = 30 frames)")
+    ap.add_argument("--repeats", type=int, default=5, help="bare-backend timing repeats per round (default 5)")
+    ap.add_argument("--rounds", type=int, default=2, help="bare / end-to-end rounds, interleaved (default 2)")
+    args = ap.parse_args(argv)
+
+    from sspnet.preprocess import frame_to_tiles
+    from sspnet.runtime.backends import open_backend
+    from sspnet.synth import render_video
+    from sspnet.synth.h264 import read_mp4_frames
+
+    work = OUT / "stream"
+    onnx, model_what = bench_model(work / "models", args.model)
+    clip_dir = work / f"clip_1080p_{args.seconds:g}s"
+    mp4 = clip_dir / "clip.mp4"
+    if not mp4.is_file():
+        print(f"rendering a 1080p {args.seconds:g} s clip → {mp4}", flush=True)
+        render_video(clip_dir, args.seconds, 10.0, (1920, 1080), seed=3)
+    n_frames, frames = read_mp4_frames(mp4, keep_frames=True)
+    frame = frames[n_frames // 2]
+    del frames
+
+    backend = open_backend(onnx, "cpu")
+    tiles = frame_to_tiles(frame, backend.preprocess).batch          # [T, 3, H, W]
+    T = len(tiles)
+    print(f"model {onnx.name} ({model_what}); {backend.describe()}; {T} tiles per 1080p frame", flush=True)
+    one_call = lambda: backend.infer(tiles)                           # noqa: E731
+    per_tile = lambda: [backend.infer(tiles[i:i + 1]) for i in range(T)]  # noqa: E731
+    if backend.max_batch is not None and backend.max_batch < T:
+        one_call = lambda: [backend.infer(tiles[i:i + backend.max_batch]) for i in range(0, T, backend.max_batch)]  # noqa: E731
+    one_call(); per_tile()                                            # warm-up
+    bare, single, e2e, summaries = [], [], [], []
+    for r in range(args.rounds):
+        bare += time_calls(one_call, args.repeats)
+        single += time_calls(per_tile, max(args.repeats // 2, 2))
+        summary = work / f"summary_{r}.json"
+        run_stream(mp4, "--model", onnx, "--device", "cpu", "--summary", summary, "--status-interval", "0")
+        s = json.loads(summary.read_text())
+        if s["frames"] != n_frames:
+            raise SystemExit(f"stream.py processed {s['frames']} of {n_frames} frames")
+        summaries.append(s)
+        e2e.append(s["fps"])
+        print(f"round {r + 1}: bare {1 / statistics.median(bare):.3f} fps, one-by-one "
+              f"{1 / statistics.median(single):.3f} fps, end-to-end {s['fps']:.3f} fps", flush=True)
+    backend.close()
+
+    bare_fps = 1 / statistics.median(bare)
+    single_fps = 1 / statistics.median(single)
+    e2e_fps = statistics.median(e2e)
+    efficiency = e2e_fps / bare_fps
+    last = summaries[-1]["latency_ms"]
+    doc = {
+        "headline": {"metric": "stream_efficiency", "value": round(efficiency, 4), "unit": "ratio", "goal": 0.9},
+        "description": "end-to-end runtime/stream.py FPS on a 1080p H.264 file (decode, tiling, inference, "
+                       "merge, output) / bare backend FPS on the tiles of one 1080p frame",
+        "model": {"path": onnx.name, "what": model_what, "backend": "onnxruntime cpu", "batch": "dynamic"
+                  if backend.max_batch is None else backend.max_batch},
+        "clip": {"frames": n_frames, "size": [1920, 1080], "fps": 10, "tiles_per_frame": T},
+        "bare_backend_fps": round(bare_fps, 4), "end_to_end_fps": round(e2e_fps, 4),
+        "end_to_end_fps_runs": e2e, "bare_frame_s_median": round(statistics.median(bare), 4),
+        "batched_vs_one_by_one": {"batched_fps": round(bare_fps, 4), "one_by_one_fps": round(single_fps, 4),
+                                  "speedup": round(bare_fps / single_fps, 4)},
+        "stage_ms_p50": {k: v["p50"] for k, v in last.items()},
+        "machine": machine(),
+    }
+    path = write_result("stream", doc)
+    print(f"stream efficiency {efficiency:.3f} (end-to-end {e2e_fps:.3f} fps / bare {bare_fps:.3f} fps); "
+          f"batched {bare_fps / single_fps:.2f}x one-by-one → {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Shared by bench/stream.py and bench/latency.py: the benchmark model, machine facts, running stream.py."""
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench-out"
+STREAM = ROOT / "runtime" / "stream.py"
+TRAINED = ROOT / "models" / "sspnet_edge.pt"
+EDGE_CONFIG = ROOT / "configs" / "sspnet_edge.yaml"
+
+
+def bench_model(out_dir: Path, given: str | None = None) -> tuple[Path, str]:
+    """(ONNX path, description): ``given`` as is; else the export of models/sspnet_edge.pt; else the export of an
+    untrained edge model (same graph and cost, random weights: fine for speed, meaningless for accuracy)."""
+    if given:
+        return Path(given), f"given: {given}"
+    try:
+        from sspnet.export.onnx import export_onnx
+    except ImportError as e:
+        raise SystemExit(f"bench needs sspnet.export.onnx to export the model ({e}); or pass --model m.onnx")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if TRAINED.is_file():
+        ckpt, what = TRAINED, "trained models/sspnet_edge.pt"
+    else:
+        ckpt, what = out_dir / "untrained_edge.pt", "untrained sspnet_edge (random weights; speed only)"
+        if not ckpt.is_file():
+            import torch
+
+            from sspnet.config import load_config
+            from sspnet.training.build import build_model
+            from sspnet.training.checkpoint import save_checkpoint
+            torch.manual_seed(0)
+            cfg = load_config(EDGE_CONFIG)
+            save_checkpoint(ckpt, model=build_model(cfg).eval(), cfg=cfg)
+    onnx = out_dir / (ckpt.stem + "_dyn.onnx")
+    if not onnx.is_file() or onnx.stat().st_mtime < ckpt.stat().st_mtime:
+        export_onnx(ckpt, onnx, input_wh=(640, 512), batch=None)
+    return onnx, what
+
+
+def machine() -> dict:
+    def version(pkg):
+        try:
+            return md.version(pkg)
+        except md.PackageNotFoundError:
+            return None
+    gst = None
+    try:
+        from sspnet.runtime.sources.gst import gst as _gst
+        gst = _gst().version_string()
+    except (ImportError, RuntimeError):
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cores": cores, "python": platform.python_version(), "load_avg_1m": os.getloadavg()[0],
+            "versions": {"onnxruntime": version("onnxruntime"), "numpy": version("numpy"),
+                         "opencv": version("opencv-python-headless") or version("opencv-python"),
+                         "pygobject": version("pygobject"), "gstreamer": gst}}
+
+
+def run_stream(*args, timeout: float = 1800) -> subprocess.CompletedProcess:
+    r = subprocess.run([sys.executable, str(STREAM), *map(str, args)], capture_output=True, text=True,
+                       timeout=timeout, cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(f"runtime/stream.py {' '.join(map(str, args))} failed ({r.returncode}):\n{r.stderr[-2000:]}")
+    return r
+
+
+def write_result(name: str, doc: dict) -> Path:
+    from sspnet.manifest import atomic_write_bytes
+    path = OUT / f"{name}.json"
+    atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
+    return path

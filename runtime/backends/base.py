@@ -1,0 +1,85 @@
+"""The Backend interface every model runner implements (duck-typed), and helpers shared by the runners.
+
+    backend.name: str                      "onnxruntime", "tensorrt", "torch"
+    backend.manifest: dict                 the artifact's manifest sidecar, as read
+    backend.preprocess: Preprocess         from the manifest (never guessed)
+    backend.postprocess: Postprocess       from the manifest
+    backend.max_batch: int | None          largest batch one call takes; None = dynamic (any size)
+    backend.infer(batch [T, 3, H, W] float32) -> (boxes [T, K, 4] xyxy tile-input px, scores [T, K])
+    backend.close()
+
+``infer`` accepts any T >= 1: a fixed-batch runner pads a short batch and runs a long one in chunks.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from sspnet.postprocess import Postprocess
+from sspnet.preprocess import Preprocess
+
+MODEL_ARTIFACTS = ("onnx", "onnx-int8", "onnx-fp16", "engine")
+
+
+class Backend(Protocol):
+    name: str
+    manifest: dict
+    preprocess: Preprocess
+    postprocess: Postprocess
+    max_batch: int | None
+
+    def infer(self, batch_nchw: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def close(self) -> None: ...
+
+
+class ManifestMismatch(ValueError):
+    """The manifest and the model file disagree; the message says which field and how to fix it."""
+
+
+def input_spec(manifest: dict, where: str) -> tuple:
+    """(name, batch: int | None, width, height) from the manifest's ``input``; a malformed one is an error."""
+    try:
+        inp = manifest["input"]
+        name, batch, width, height = inp["name"], inp["batch"], int(inp["width"]), int(inp["height"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ManifestMismatch(f"{where}: manifest 'input' is incomplete ({e!r}); re-export the model") from None
+    if batch == "dynamic":
+        batch = None
+    elif not isinstance(batch, int) or batch < 1:
+        raise ManifestMismatch(f"{where}: manifest input.batch is {batch!r}; expected an integer >= 1 or 'dynamic'")
+    if inp.get("layout", "NCHW") != "NCHW" or inp.get("dtype", "float32") != "float32":
+        raise ManifestMismatch(f"{where}: input layout/dtype {inp.get('layout')}/{inp.get('dtype')} not supported; "
+                               f"the runtime feeds NCHW float32")
+    return name, batch, width, height
+
+
+def check_batch(batch_nchw: np.ndarray, chw: tuple, where: str) -> np.ndarray:
+    """A [T, 3, H, W] float32 contiguous array of the model's size, or a ValueError that names the shapes."""
+    if batch_nchw.ndim != 4 or tuple(batch_nchw.shape[1:]) != tuple(chw) or len(batch_nchw) == 0:
+        raise ValueError(f"{where}: expected a batch [T>=1, {', '.join(map(str, chw))}], got {list(batch_nchw.shape)}")
+    return np.ascontiguousarray(batch_nchw, dtype=np.float32)
+
+
+def run_fixed_batch(run, batch: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run a fixed-batch model on any number of tiles: chunks of ``size``, the last padded with zeros."""
+    boxes, scores = [], []
+    for i in range(0, len(batch), size):
+        chunk = batch[i:i + size]
+        n = len(chunk)
+        if n < size:
+            chunk = np.concatenate([chunk, np.zeros((size - n,) + chunk.shape[1:], chunk.dtype)])
+        b, s = run(chunk)
+        boxes.append(b[:n])
+        scores.append(s[:n])
+    return np.concatenate(boxes), np.concatenate(scores)
+
+
+def infer_tiles(backend: Backend, batch_nchw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All tiles of a frame through the backend: one call when the model's batch allows, else max_batch chunks."""
+    step = backend.max_batch or len(batch_nchw)
+    if step >= len(batch_nchw):
+        return backend.infer(batch_nchw)
+    outs = [backend.infer(batch_nchw[i:i + step]) for i in range(0, len(batch_nchw), step)]
+    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])

@@ -1,0 +1,137 @@
+"""OnnxRuntimeBackend: an exported ONNX model (FP32, FP16 or INT8 Q/DQ) behind the runtime's Backend interface.
+
+Everything about the model comes from its manifest sidecar: input name, batch (fixed or dynamic), tile size,
+pre- and post-processing. The ONNX graph is checked against it before the first frame, and the sidecar's sha256
+must be this file's. Execution providers: CPU (default; intra-op threads = the cores this process may use),
+CUDA, TensorRT. A requested provider that is not available, or that ONNX Runtime drops while loading, is an error:
+nothing silently falls back to the CPU.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from sspnet.manifest import manifest_path, read_manifest, sha256_file
+from sspnet.postprocess import Postprocess
+from sspnet.preprocess import Preprocess
+from sspnet.runtime.backends.base import (MODEL_ARTIFACTS, ManifestMismatch, check_batch, input_spec,
+                                          run_fixed_batch)
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+
+
+def parse_device(device: str | None) -> tuple:
+    """'cpu' | 'cuda[:N]' | 'tensorrt[:N]' → (kind, gpu index)."""
+    m = re.fullmatch(r"(cpu|cuda|tensorrt)(?::(\d+))?", str(device or "cpu").strip().lower())
+    if not m:
+        raise ValueError(f"device {device!r}: expected cpu, cuda[:N] or tensorrt[:N]")
+    return m.group(1), int(m.group(2) or 0)
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _import_ort():
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        raise ImportError(f"onnxruntime is not installed ({e}): pip install onnxruntime==1.30.0 (CPU) or "
+                          f"onnxruntime-gpu for CUDA/TensorRT providers") from None
+    return ort
+
+
+class OnnxRuntimeBackend:
+    name = "onnxruntime"
+
+    def __init__(self, path: str | Path, device: str | None = "cpu", threads: int | None = None):
+        self.path = Path(path)
+        where = str(manifest_path(self.path))
+        self.manifest = read_manifest(self.path)
+        artifact = self.manifest.get("artifact")
+        if artifact not in MODEL_ARTIFACTS or artifact == "engine":
+            raise ManifestMismatch(f"{where}: artifact is {artifact!r}, not an ONNX model; give the .onnx that "
+                                   f"'sspnet export' or 'sspnet calibrate' wrote")
+        expected_sha = self.manifest.get("sha256")
+        if expected_sha and expected_sha != sha256_file(self.path):
+            raise ManifestMismatch(f"{where}: sha256 does not match {self.path.name}; the sidecar belongs to another "
+                                   f"file: re-export the model (it writes both)")
+        self.input_name, batch, width, height = input_spec(self.manifest, where)
+        self.preprocess = Preprocess.from_dict(self.manifest["preprocess"])
+        self.postprocess = Postprocess.from_dict(self.manifest["postprocess"])
+        if (self.preprocess.input_w, self.preprocess.input_h) != (width, height):
+            raise ManifestMismatch(f"{where}: preprocess tile {self.preprocess.input_w}x{self.preprocess.input_h} "
+                                   f"differs from input {width}x{height}")
+        self.output_names = list(self.manifest.get("output_names", ["boxes", "scores"]))
+        self.max_batch = batch
+        self.chw = (3, height, width)
+        self.device, gpu = parse_device(device)
+        self.threads = threads or usable_cores()
+        self.session = self._open_session(gpu)
+        self._check_graph(where)
+
+    def _open_session(self, gpu: int):
+        ort = _import_ort()
+        wanted = PROVIDERS[self.device]
+        available = ort.get_available_providers()
+        if wanted not in available:
+            raise RuntimeError(f"ONNX Runtime {ort.__version__} here has no {wanted} (available: "
+                               f"{', '.join(available)}); install onnxruntime-gpu for cuda/tensorrt, or use --device cpu")
+        providers = {"cpu": [wanted],
+                     "cuda": [(wanted, {"device_id": gpu}), "CPUExecutionProvider"],
+                     "tensorrt": [(wanted, {"device_id": gpu}), ("CUDAExecutionProvider", {"device_id": gpu}),
+                                  "CPUExecutionProvider"]}[self.device]
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(str(self.path), so, providers=providers)
+        if session.get_providers()[0] != wanted:
+            raise RuntimeError(f"ONNX Runtime could not load {wanted} (session runs on {session.get_providers()}); "
+                               f"check the CUDA/cuDNN/TensorRT libraries, or use --device cpu")
+        self.providers = session.get_providers()
+        return session
+
+    def _check_graph(self, where: str) -> None:
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1 or inputs[0].name != self.input_name:
+            raise ManifestMismatch(f"{where}: manifest input '{self.input_name}' but the model's inputs are "
+                                   f"{[i.name for i in inputs]}")
+        shape = inputs[0].shape
+        graph_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        if graph_batch != self.max_batch:
+            raise ManifestMismatch(f"{where}: manifest batch {self.max_batch or 'dynamic'} but the model's input "
+                                   f"batch is {graph_batch or 'dynamic'}; the sidecar does not describe this model")
+        for dim, want, name in ((shape[2], self.chw[1], "height"), (shape[3], self.chw[2], "width")):
+            if isinstance(dim, int) and dim != want:
+                raise ManifestMismatch(f"{where}: manifest {name} {want} but the model's input has {dim}")
+        outputs = [o.name for o in self.session.get_outputs()]
+        missing = [n for n in self.output_names if n not in outputs]
+        if missing:
+            raise ManifestMismatch(f"{where}: outputs {missing} named in the manifest are not in the model "
+                                   f"({outputs})")
+
+    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        boxes, scores = self.session.run(["boxes", "scores"], {self.input_name: batch})
+        return np.asarray(boxes, np.float32), np.asarray(scores, np.float32)
+
+    def infer(self, batch_nchw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[T, 3, H, W] float32 → (boxes [T, K, 4] xyxy in tile-input px, scores [T, K]); any T >= 1."""
+        batch = check_batch(batch_nchw, self.chw, str(self.path))
+        if self.max_batch is None:
+            return self._run(batch)
+        return run_fixed_batch(self._run, batch, self.max_batch)
+
+    def describe(self) -> str:
+        batch = "dynamic" if self.max_batch is None else f"fixed {self.max_batch}"
+        return (f"onnxruntime {self.path.name} providers={','.join(self.providers)} threads={self.threads} "
+                f"batch={batch} tile={self.chw[2]}x{self.chw[1]}")
+
+    def close(self) -> None:
+        self.session = None

@@ -1,0 +1,45 @@
+"""``--json out.jsonl``: one JSON object per published frame, flushed per line (a crash loses nothing written).
+
+    {"source": "rtsp://***@cam/1", "frame": 12, "pts": 0.4, "width": 1920, "height": 1080, "tiles": 12,
+     "boxes": [[x1, y1, x2, y2], ...] (source px), "scores": [...], "track_ids": [...] | null,
+     "latency_ms": {"decode": .., "pre": .., "infer": .., "post": .., "age": ..}}
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+class JsonlSink:
+    wants_image = False
+
+    def __init__(self, path: str, source_display: str):
+        self.source = source_display
+        self.path = path
+        if path == "-":
+            self._f, self._own = sys.stdout, False
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._f, self._own = open(path, "w", encoding="utf-8"), True
+        self.lines = 0
+
+    def describe(self) -> str:
+        return f"json {'stdout' if self.path == '-' else self.path}"
+
+    def write(self, result, image=None) -> None:
+        f = result.frame
+        doc = {"source": self.source, "frame": f.index,
+               "pts": None if f.pts_ns is None else round(f.pts_ns / 1e9, 6),
+               "width": f.size_wh[0], "height": f.size_wh[1], "tiles": result.tiles,
+               "boxes": [[round(float(v), 2) for v in b] for b in result.boxes_xyxy],
+               "scores": [round(float(s), 4) for s in result.scores],
+               "track_ids": None if result.track_ids is None else [int(t) for t in result.track_ids],
+               "latency_ms": result.latency_ms}
+        self._f.write(json.dumps(doc, separators=(",", ":")) + "\n")
+        self._f.flush()
+        self.lines += 1
+
+    def close(self) -> None:
+        if self._own and not self._f.closed:
+            self._f.close()

@@ -1,0 +1,239 @@
+"""``sspnet stream`` / ``python runtime/stream.py SOURCE --model model.onnx|model.engine [options]``.
+
+Streams video (file, RTSP, V4L2/CSI camera, HTTP, test pattern) through a detector: parse the arguments → open
+the source, the model and the outputs → loop decode / infer / publish → stop at the end of the stream (or
+Ctrl-C, which still finalises the MP4). Exit status: 0 done, 1 the source or model failed, 2 bad arguments,
+130 interrupted.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__" and not __package__:
+    # run as a script: Python put runtime/ first on sys.path; drop it so the modules beside this file are not
+    # importable as top-level names (runtime/gpu would shadow a 'gpu' package) and the installed package is used
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
+
+import argparse
+import dataclasses
+import ipaddress
+import json
+import signal
+import threading
+import time
+
+from sspnet.manifest import atomic_write_bytes
+from sspnet.runtime.reconnect import ReconnectPolicy, ResilientSource, SourceFailed
+from sspnet.runtime.sources import SourceError, parse_source, redact, usage
+
+PROG = "sspnet stream"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = usage() + "\n\nexample: sspnet stream rtsp://user:pass@10.0.0.5:554/live --model m.onnx --json out.jsonl"
+    parser.add_argument("source", metavar="SOURCE", help="video source URI (forms below)")
+    parser.add_argument("--model", required=True, help="model.onnx (ONNX Runtime) or model.engine (TensorRT), "
+                                                       "with its .json manifest beside it")
+    parser.add_argument("--device", default=None, help="cpu (default for .onnx), cuda[:N], tensorrt[:N] "
+                                                       "(ONNX Runtime providers); engines: cuda[:N] (default cuda:0)")
+    out = parser.add_argument_group("outputs")
+    out.add_argument("--json", metavar="OUT.jsonl", help="one JSON line per frame ('-' = stdout)")
+    out.add_argument("--video", metavar="OUT.mp4", help="annotated H.264 MP4")
+    out.add_argument("--rtsp-out", type=int, metavar="PORT", help="re-stream the annotated video over RTSP "
+                                                                  "(0 = any free port, printed at start)")
+    out.add_argument("--rtsp-bind", default="127.0.0.1", metavar="ADDR", help="address of --rtsp-out (127.0.0.1)")
+    out.add_argument("--display", action="store_true", help="show the annotated video in a window")
+    out.add_argument("--summary", metavar="OUT.json", help="write the final statistics as JSON")
+    det = parser.add_argument_group("detection")
+    det.add_argument("--score-thr", type=float, help="score threshold (default: the model manifest's)")
+    det.add_argument("--track", action="store_true", help="IoU tracker: track ids, one-frame flickers suppressed")
+    src = parser.add_argument_group("source")
+    src.add_argument("--rtsp-latency", type=int, metavar="MS", help="rtspsrc jitter buffer (default 100 ms)")
+    src.add_argument("--rtsp-transport", choices=("auto", "tcp", "udp"), help="RTSP transport (default auto)")
+    src.add_argument("--input-codec", choices=("auto", "h264", "h265", "mjpeg"), help="expected RTSP codec")
+    src.add_argument("--input-width", type=int, metavar="W", help="scale decoded frames to this width")
+    src.add_argument("--input-height", type=int, metavar="H", help="scale decoded frames to this height")
+    src.add_argument("--watchdog", type=float, default=5.0, metavar="S",
+                     help="live source: rebuild after S seconds without a frame (default 5)")
+    src.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
+                     help="fail when the first frame takes longer than S seconds (default 10)")
+    src.add_argument("--backoff-max", type=float, default=8.0, metavar="S",
+                     help="cap of the reconnect back-off, doubling from 0.5 s (default 8)")
+    src.add_argument("--max-frames", type=int, metavar="N", help="stop after N published frames")
+    parser.add_argument("--status-interval", type=float, default=5.0, metavar="S",
+                        help="status line on stderr every S seconds (0 = off; default 5)")
+
+
+def run(args: argparse.Namespace) -> int:
+    # 1. arguments → source spec, options (usage errors exit 2 before anything is opened)
+    try:
+        spec = parse_source(args.source)
+        given = [f for f, v in (("--rtsp-latency", args.rtsp_latency), ("--rtsp-transport", args.rtsp_transport),
+                                ("--input-codec", args.input_codec)) if v is not None]
+        if given and spec.kind != "rtsp":
+            raise SourceError(f"{', '.join(given)} apply to rtsp:// sources, not to {spec.kind} ({spec.display})")
+        spec = spec.with_options(latency=args.rtsp_latency, transport=args.rtsp_transport, codec=args.input_codec,
+                                 width=args.input_width, height=args.input_height)
+        _check_numbers(args)
+    except (SourceError, ValueError) as e:
+        return _usage(redact(str(e)))
+    policy = ReconnectPolicy(watchdog_s=args.watchdog, connect_timeout_s=args.connect_timeout,
+                             backoff_max_s=args.backoff_max)
+
+    # 2. the model, the source, the outputs
+    from sspnet.runtime.backends import open_backend
+    from sspnet.runtime.sources import create_source
+    from sspnet.runtime.sources.gst import GstMissing
+    try:
+        backend = open_backend(args.model, args.device)
+    except (OSError, ValueError, RuntimeError, ImportError) as e:
+        return _fail(str(e) if args.model in str(e) else f"model {args.model}: {e}")
+    if args.score_thr is not None:
+        backend.postprocess = dataclasses.replace(backend.postprocess, score_thr=args.score_thr)
+    stop = threading.Event()
+    try:
+        source = create_source(spec)
+    except GstMissing as e:
+        backend.close()
+        return _fail(str(e))
+    _print_options(spec, source, backend, args, policy)
+    reader = ResilientSource(source, policy, stop)
+    _install_sigterm()
+    try:
+        reader.start()
+        publisher = _open_sinks(args, spec)
+    except (SourceFailed, GstMissing, RuntimeError, OSError, ValueError) as e:
+        reader.close()
+        backend.close()
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        reader.close()
+        backend.close()
+        return 130
+
+    # 3. loop: decode / infer / publish in their threads; this thread prints the status and waits
+    from sspnet.runtime.pipeline import StreamPipeline
+    from sspnet.runtime.stats import StreamStats
+    from sspnet.runtime.tracker import IouTracker
+    stats = StreamStats()
+    stats.reader = reader
+    pipeline = StreamPipeline(reader, backend, publisher, tracker=IouTracker() if args.track else None,
+                              stats=stats, max_frames=args.max_frames)
+    interrupted = False
+    pipeline.start()
+    try:
+        next_status = time.monotonic() + args.status_interval
+        while pipeline.alive():
+            pipeline.join(0.2)
+            if args.status_interval > 0 and time.monotonic() >= next_status:
+                print(stats.status_line(), file=sys.stderr, flush=True)
+                next_status += args.status_interval
+    except KeyboardInterrupt:
+        interrupted = True
+        print(f"{PROG}: interrupted; finishing the outputs", file=sys.stderr, flush=True)
+        pipeline.request_stop()
+        pipeline.join(10)
+
+    # 4. stop: finalise the outputs (MP4 gets its EOS), release the source and the model
+    close_errors = publisher.close()
+    reader.close()
+    backend.close()
+    summary = stats.summary()
+    print(stats.summary_line(), file=sys.stderr, flush=True)
+    if args.summary:
+        doc = {"source": spec.display, "model": os.path.basename(args.model), "backend": backend.name, **summary}
+        atomic_write_bytes(args.summary, (json.dumps(doc, indent=2) + "\n").encode())
+    for message in close_errors:
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+    if pipeline.failure is not None:
+        return _fail(str(pipeline.failure))
+    if interrupted:
+        return 130
+    return 1 if close_errors else 0
+
+
+def _check_numbers(args) -> None:
+    if args.watchdog <= 0 or args.connect_timeout <= 0 or args.backoff_max <= 0:
+        raise ValueError("--watchdog, --connect-timeout and --backoff-max must be > 0 seconds")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
+    if args.rtsp_out is not None and not 0 <= args.rtsp_out <= 65535:
+        raise ValueError(f"--rtsp-out port must be 0..65535, got {args.rtsp_out}")
+    if args.score_thr is not None and not 0 <= args.score_thr <= 1:
+        raise ValueError(f"--score-thr must be in [0, 1], got {args.score_thr}")
+    try:
+        ipaddress.ip_address(args.rtsp_bind)
+    except ValueError:
+        raise ValueError(f"--rtsp-bind '{args.rtsp_bind}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0)") from None
+    if args.display:
+        from sspnet.runtime.sinks.display import check_display
+        check_display()
+
+
+def _open_sinks(args, spec):
+    from sspnet.runtime.sinks import Publisher
+    sinks = []
+    if args.json:
+        from sspnet.runtime.sinks.jsonl import JsonlSink
+        sinks.append(JsonlSink(args.json, spec.display))
+    if args.video:
+        from sspnet.runtime.sinks.video import VideoFileSink
+        sinks.append(VideoFileSink(args.video))
+    if args.rtsp_out is not None:
+        from sspnet.runtime.sinks.rtsp_server import RtspServerSink
+        sinks.append(RtspServerSink(args.rtsp_out, args.rtsp_bind))
+    if args.display:
+        from sspnet.runtime.sinks.display import DisplaySink
+        sinks.append(DisplaySink())
+    for s in sinks:
+        print(f"  output   {s.describe()}", file=sys.stderr, flush=True)
+    if not sinks:
+        print("  output   none (statistics only; add --json, --video, --rtsp-out or --display)", file=sys.stderr)
+    return Publisher(sinks)
+
+
+def _print_options(spec, source, backend, args, policy) -> None:
+    mode = "live: newest frame wins" if spec.live else "file: every frame, back-pressure"
+    describe = getattr(backend, "describe", None)
+    post = backend.postprocess
+    lines = [f"{PROG}:",
+             f"  source   {spec.describe()} [{mode}]",
+             f"  decode   {source.plan.description}",
+             f"  model    {describe() if describe else backend.name} ({backend.preprocess.input_w}x"
+             f"{backend.preprocess.input_h} tiles, overlap {backend.preprocess.overlap}, scale {backend.preprocess.scale})",
+             f"  post     score_thr={post.score_thr} nms_iou={post.nms_iou} merge_iou={post.merge_iou} "
+             f"max_det={post.max_det}",
+             f"  track    {'iou tracker' if args.track else 'off'}",
+             f"  watchdog {policy.watchdog_s:g} s, connect timeout {policy.connect_timeout_s:g} s, back-off "
+             f"{policy.backoff_s:g}..{policy.backoff_max_s:g} s"]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _install_sigterm() -> None:
+    def on_term(_signum, _frame):
+        raise KeyboardInterrupt
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_term)
+
+
+def _usage(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {redact(message)}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stream.py", description="Stream video through an SSPNet detector.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""``runtime/stream.py`` on a synthetic H.264 file, run as a user runs it: every frame, one JSON line each,
+an annotated MP4 that decodes back to the same number of frames, and Ctrl-C that still finalises the MP4."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamkit import ROOT, gi_reason, read_jsonl, run_stream, start_stream, wait_for
+
+pytestmark = pytest.mark.skipif(gi_reason() is not None, reason=str(gi_reason()))
+
+
+def test_file_every_frame_one_json_line_each(clip, models, tmp_path):
+    mp4, _, n = clip
+    out, video, summary = tmp_path / "out.jsonl", tmp_path / "out.mp4", tmp_path / "summary.json"
+    r = run_stream(mp4, "--model", models["dynamic"], "--json", out, "--video", video, "--summary", summary,
+                   "--score-thr", "0.06")
+    assert r.returncode == 0, r.stderr
+    lines = read_jsonl(out)
+    assert [d["frame"] for d in lines] == list(range(n))
+    assert [d["pts"] for d in lines] == pytest.approx([i / 10 for i in range(n)])
+    d = lines[5]
+    assert d["source"] == Path(mp4).as_uri() and (d["width"], d["height"], d["tiles"]) == (320, 240, 6)
+    assert set(d["latency_ms"]) == {"decode", "pre", "infer", "post", "age"} and d["track_ids"] is None
+    assert len(d["boxes"]) == len(d["scores"]) > 0
+    boxes = np.asarray([b for d in lines for b in d["boxes"]])
+    assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= 320).all() and (boxes[:, 3] <= 240).all()
+    s = json.loads(summary.read_text())
+    assert s["frames"] == n and s["drops"] == 0 and s["health"] == "ended"
+    assert "decode   software" in r.stderr or "decode   hardware" in r.stderr   # the choice is printed
+
+    from sspnet.synth.h264 import read_mp4_frames
+    count, frames = read_mp4_frames(video, keep_frames=True)
+    assert count == n and frames[0].shape == (240, 320, 3)
+    assert not any(p.name.endswith(".partial.mp4") for p in tmp_path.iterdir())
+
+
+def test_track_reports_ids(clip, models, tmp_path):
+    mp4, _, n = clip
+    out = tmp_path / "out.jsonl"
+    r = run_stream(mp4, "--model", models["dynamic"], "--json", out, "--score-thr", "0.06", "--track")
+    assert r.returncode == 0, r.stderr
+    lines = read_jsonl(out)
+    assert len(lines) == n and lines[0]["boxes"] == []          # nothing is confirmed on the first frame
+    later = [d for d in lines[1:] if d["boxes"]]
+    assert later and all(len(d["track_ids"]) == len(d["boxes"]) for d in later)
+
+
+def test_ctrl_c_finalises_the_video(models, tmp_path):
+    out, video = tmp_path / "out.jsonl", tmp_path / "live.mp4"
+    p = start_stream("test://ball?width=320&height=240&fps=30", "--model", models["dynamic"], "--json", out,
+                     "--video", video, "--status-interval", "0")
+    try:
+        assert wait_for(lambda: out.exists() and len(out.read_text().splitlines()) >= 15, 60), p.stderr
+    finally:
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    from sspnet.synth.h264 import read_mp4_frames
+    count, _ = read_mp4_frames(video, keep_frames=False)
+    assert count == len(read_jsonl(out)) >= 15
+
+
+MODEL = ROOT / "models" / "sspnet_edge.pt"
+
+
+@pytest.mark.skipif(not MODEL.is_file(), reason="models/sspnet_edge.pt (the trained model) is not shipped yet")
+@pytest.mark.skipif(importlib.util.find_spec("sspnet.export.onnx") is None, reason="sspnet.export.onnx not written yet")
+def test_trained_model_finds_the_ground_truth_persons(tmp_path):
+    from sspnet.boxes import box_iou
+    from sspnet.export.onnx import export_onnx
+    from sspnet.synth import render_video
+    mp4, gt = render_video(tmp_path / "clip", 1.0, 5.0, (640, 512), seed=3)
+    onnx = export_onnx(MODEL, tmp_path / "m.onnx", input_wh=(640, 512), batch=None)
+    out = tmp_path / "out.jsonl"
+    r = run_stream(mp4, "--model", onnx, "--json", out, "--score-thr", "0.3", timeout=600)
+    assert r.returncode == 0, r.stderr
+    lines = read_jsonl(out)
+    doc = json.loads(Path(gt).read_text())
+    assert len(lines) == len(doc["images"])
+    found = total = 0
+    for d, img in zip(lines, doc["images"]):
+        gts = [a["bbox"] for a in doc["annotations"] if a["image_id"] == img["id"] and not a.get("ignore")
+               and a["bbox"][3] >= 8]
+        if not gts:
+            continue
+        g = np.asarray(gts, np.float32)
+        g[:, 2:] += g[:, :2]
+        det = np.asarray(d["boxes"], np.float32).reshape(-1, 4)
+        total += len(g)
+        if len(det):
+            found += int((box_iou(g, det).max(axis=1) >= 0.3).sum())
+    assert total > 0 and found / total >= 0.5, f"{found}/{total} ground-truth persons found"
