@@ -1,0 +1,180 @@
+"""PyTorch checkpoint → ONNX: trace the export wrapper, simplify, give stable names, check, prove parity, write the
+manifest. ``export_onnx`` is the one entry point (``sspnet export`` calls it).
+
+Every export runs, in order: ``torch.onnx.export`` (TorchScript tracer, ``dynamo=False``: static graph, scope-named
+nodes), the ONNX checker, onnxslim (constant folding, dead code, Identity removal; names kept), ``stable_names``,
+the checker again with shape inference, then the parity check of ``export/parity.py`` on real tiles: the ONNX
+Runtime outputs against PyTorch's. A parity failure is an error and no artifact is written.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+from sspnet.manifest import atomic_write_bytes, write_manifest
+
+# the one table of ONNX export targets and what each allows (STYLE.md habit 8)
+TARGETS = {
+    "fovea": {"dynamic_batch": True, "min_opset": 13, "fp16": True,
+              "tensorrt": "builds on TensorRT 8.6-11.x (no plugins: decode is plain element-wise math; NMS runs "
+                          "after the engine in the core)"},
+    "faster_rcnn": {"dynamic_batch": False, "min_opset": 16, "fp16": True,
+                    "tensorrt": "needs TensorRT >= 8.6 for the ONNX RoiAlign and NonMaxSuppression layers "
+                                "(INMSLayer); ONNX Runtime runs it on any provider"},
+}
+MAX_OPSET = 20
+INPUT_NAME, OUTPUT_NAMES = "images", ("boxes", "scores")
+
+
+class ExportError(ValueError):
+    """An export request that cannot be honoured, or a graph that failed a check; the message says what to do."""
+
+
+def _load(checkpoint_or_model, cfg):
+    """(model in eval mode, Config, parent checkpoint path or None)."""
+    import torch
+    if isinstance(checkpoint_or_model, torch.nn.Module):
+        if cfg is None:
+            raise ExportError("export_onnx(model, ...): pass cfg= (the model's Config) with an in-memory model, "
+                              "or give a checkpoint path")
+        return checkpoint_or_model.eval(), cfg, None
+    from sspnet.training.checkpoint import load_checkpoint
+    path = Path(checkpoint_or_model)
+    model, cfg, _ = load_checkpoint(path)
+    return model.float().eval(), cfg, path
+
+
+def check_options(head: str, batch: int | None, opset: int, fp16: bool) -> dict:
+    """The target's table row, or an ExportError naming the option it does not support."""
+    if head not in TARGETS:
+        raise ExportError(f"model.head {head!r}: no ONNX export for it; exportable heads: {', '.join(TARGETS)}")
+    row = TARGETS[head]
+    if batch is None and not row["dynamic_batch"]:
+        raise ExportError(f"--dynamic-batch: the {head} export has a fixed batch (per-image proposals are unrolled); "
+                          f"give --batch N")
+    if batch is not None and batch < 1:
+        raise ExportError(f"--batch {batch}: must be >= 1 (or --dynamic-batch)")
+    if not row["min_opset"] <= opset <= MAX_OPSET:
+        raise ExportError(f"--opset {opset}: the {head} export needs {row['min_opset']} <= opset <= {MAX_OPSET} "
+                          f"(per-channel Q/DQ needs 13, RoiAlign with aligned=True 16)")
+    if fp16 and not row["fp16"]:
+        raise ExportError(f"--fp16 is not supported for {head}")
+    return row
+
+
+def trace_to_onnx(wrapper, input_wh: tuple[int, int], batch: int | None, opset: int):
+    """Trace ``wrapper`` and return the checked, simplified, stably named ModelProto."""
+    import onnx
+    import onnxslim
+    import torch
+
+    w, h = input_wh
+    dummy = torch.zeros(batch or 2, 3, h, w)
+    dynamic = {INPUT_NAME: {0: "N"}, OUTPUT_NAMES[0]: {0: "N"}, OUTPUT_NAMES[1]: {0: "N"}} if batch is None else None
+    with tempfile.TemporaryDirectory(prefix="sspnet-export-") as tmp:
+        raw_path = os.path.join(tmp, "traced.onnx")
+        with torch.no_grad():
+            torch.onnx.export(wrapper, (dummy,), raw_path, dynamo=False, opset_version=opset,
+                              input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
+                              do_constant_folding=True)
+        model = onnx.load(raw_path)
+    onnx.checker.check_model(model)
+    model = onnxslim.slim(model)
+    if model is None:
+        raise ExportError("onnxslim returned no model (simplification failed); see its log above")
+    from sspnet.export.naming import stable_names
+    stable_names(model)
+    model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def raw_output_names(model) -> dict:
+    """Tensor names of the undecoded outputs (FoveaBox: the inputs of decode's Sigmoid and Exp)."""
+    found = {}
+    for node in model.graph.node:
+        if node.name.startswith("decode/Sigmoid"):
+            found["logits"] = node.input[0]
+        elif node.name.startswith("decode/Exp"):
+            found["reg"] = node.input[0]
+    return found
+
+
+def versions() -> dict:
+    import onnx
+    import onnxruntime
+    import onnxslim
+    import torch
+    return {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+            "onnxslim": onnxslim.__version__}
+
+
+def onnx_manifest_fields(cfg, head: str, input_wh: tuple[int, int], batch: int | None, artifact: str) -> dict:
+    """The CONTRACT's model-artifact fields for an ONNX of ``cfg`` exported at ``input_wh``."""
+    w, h = input_wh
+    pre = dataclasses.replace(cfg.preprocess(), input_w=w, input_h=h)
+    m = cfg.model
+    return {"artifact": artifact,
+            "model": {"name": m.name, "backbone": m.backbone, "neck": m.neck, "head": m.head},
+            "input": {"name": INPUT_NAME, "layout": "NCHW", "dtype": "float32",
+                      "batch": "dynamic" if batch is None else batch, "width": w, "height": h},
+            "preprocess": pre.to_dict(), "postprocess": cfg.postprocess_spec().to_dict(),
+            "outputs": {"boxes": "[N,K,4] xyxy, tile-input pixels", "scores": "[N,K] person probability"},
+            "output_names": list(OUTPUT_NAMES), "classes": ["person"]}
+
+
+def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] | None = None, batch: int | None = 1,
+                opset: int = 17, fp16: bool = False, *, cfg=None, parity_images=None, parity_tiles: int = 4,
+                log=print) -> Path:
+    """Export a checkpoint (path) or an in-memory model (with ``cfg=``) to ONNX at ``out``; returns ``out``.
+
+    input_wh: tile size (default: the config's input size); batch: fixed batch, or None for a dynamic batch;
+    fp16: write an FP16 graph (I/O stay float32; see export/fp16.py). ``parity_images``: folder, dataset or list of
+    BGR frames for the parity check (default: rendered synthetic aerial frames). Writes ``out`` + ``out.json``.
+    """
+    import onnx
+
+    from sspnet.export.parity import check_parity, parity_tiles_from
+    from sspnet.export.wrapper import wrap_for_export
+
+    model, cfg, parent = _load(checkpoint_or_model, cfg)
+    input_wh = tuple(input_wh or (cfg.input.width, cfg.input.height))
+    row = check_options(cfg.model.head, batch, opset, fp16)
+    wrapper = wrap_for_export(model, input_wh)
+    log(f"export: {cfg.model.name} ({cfg.model.backbone}/{cfg.model.neck}/{cfg.model.head}) "
+        f"input {input_wh[0]}x{input_wh[1]} batch {batch or 'dynamic'} opset {opset}{' fp16' if fp16 else ''}")
+    proto = trace_to_onnx(wrapper, input_wh, batch, opset)
+    out = Path(out)
+    fields = onnx_manifest_fields(cfg, cfg.model.head, input_wh, batch, "onnx-fp16" if fp16 else "onnx")
+    pre = dataclasses.replace(cfg.preprocess(), input_w=input_wh[0], input_h=input_wh[1])
+    tiles, source = parity_tiles_from(parity_images, pre, parity_tiles)
+    raw_names = raw_output_names(proto)
+    fp32_bytes = proto.SerializeToString()
+    parity = check_parity(wrapper, fp32_bytes, tiles, cfg.postprocess_spec(), raw_names, batch=batch)
+    parity["images"] = source
+    log(f"parity fp32 (ONNX Runtime vs PyTorch, {parity['tiles']} tiles from {source}): {parity['summary']}")
+    if not parity["ok"]:
+        raise ExportError(f"parity check failed: {parity['summary']}; the ONNX does not reproduce the PyTorch "
+                          f"model, nothing written")
+    export_info = {"opset": opset, "exporter": "torch.onnx.export(dynamo=False) + onnxslim + stable names",
+                   "raw_outputs": raw_names, "parity": {"fp32": parity}, "tensorrt": row["tensorrt"],
+                   "kept_float_scopes": ["decode"], "versions": versions()}
+    if fp16:
+        from sspnet.export.fp16 import convert_fp16
+        proto16, kept = convert_fp16(proto)
+        parity16 = check_parity(wrapper, proto16.SerializeToString(), tiles, cfg.postprocess_spec(), raw_names,
+                                batch=batch, atol=None)
+        parity16["images"] = source
+        log(f"parity fp16 (reported, not enforced): {parity16['summary']}")
+        export_info["parity"]["fp16"] = parity16
+        export_info["fp16"] = {"io_dtype": "float32 (Cast nodes at input and outputs)", "kept_float32_nodes": kept}
+        proto = proto16
+    atomic_write_bytes(out, proto.SerializeToString())
+    onnx.checker.check_model(str(out), full_check=True)
+    fields["export"] = export_info
+    if parent is None:
+        fields["source"] = "in-memory model (no checkpoint file)"
+    write_manifest(out, fields, parent=parent)
+    return out

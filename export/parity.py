@@ -1,0 +1,165 @@
+"""Parity of an exported graph with the PyTorch model it came from, on real tiles.
+
+Two checks (FP32 thresholds; an FP16 graph is measured the same way and reported, not enforced):
+1. raw outputs: max |ONNX Runtime − PyTorch| of the undecoded logits and regression ≤ ``atol`` (1e-4); the decoded
+   boxes (pixels) and scores are reported too (a 1e-4 change of reg moves a 64 px box by ~0.006 px).
+2. detections: per tile, the core's ``select_detections`` (threshold → top-k → NMS) on both outputs must give the
+   same detections, paired by IoU (≥ 0.99) and score (≤ 1e-3), not by sorted order. When the manifest's score
+   threshold leaves fewer than ``min_dets`` detections (an untrained model), a lower threshold that keeps the top
+   scores is used as well, and the report says which threshold was compared.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from sspnet.boxes import box_iou
+from sspnet.postprocess import Postprocess, select_detections
+from sspnet.preprocess import Preprocess, frame_to_tiles
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def _frames(source) -> tuple[list[np.ndarray], str]:
+    """BGR frames from a folder, a dataset (``sspnet.data.load_dataset``), a list of arrays, or None (synthetic)."""
+    import cv2
+    if source is None:
+        from sspnet.synth.dataset import render_image
+        return [render_image((960, 720), seed=7, index=i)[0] for i in range(2)], "synthetic (sspnet.synth, seed 7)"
+    if isinstance(source, (list, tuple)):
+        return list(source), f"{len(source)} in-memory frames"
+    path = Path(source)
+    if path.is_dir() and not (path / "labels").is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES
+                                                                 for p in path.iterdir()):
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        frames = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in files[:8]]
+        bad = [str(p) for p, f in zip(files, frames) if f is None]
+        if bad:
+            raise ValueError(f"cannot read image(s) {bad[:3]}")
+        return frames, str(path)
+    from sspnet.data import load_dataset
+    records = load_dataset(path)
+    if not records:
+        raise ValueError(f"{path}: dataset has no images")
+    return [r.load_image() for r in records[:8]], str(path)
+
+
+def parity_tiles_from(source, pre: Preprocess, count: int = 4) -> tuple[np.ndarray, str]:
+    """Up to ``count`` tiles [T, 3, H, W] through the core's ``frame_to_tiles`` (the runtime's pre-processing)."""
+    frames, where = _frames(source)
+    tiles = [t for f in frames for t in frame_to_tiles(f, pre).batch]
+    if not tiles:
+        raise ValueError(f"no tiles from {where}")
+    step = max(1, len(tiles) // count)
+    return np.stack(tiles[::step][:count]).astype(np.float32), where
+
+
+def _ort_outputs(onnx_bytes: bytes, tiles: np.ndarray, raw_names: dict, batch: int | None) -> dict:
+    """boxes, scores and the raw tensors from ONNX Runtime (CPU), in chunks of the model's fixed batch."""
+    import onnx
+    import onnxruntime as ort
+    model = onnx.load_from_string(onnx_bytes)
+    names = ["boxes", "scores"] + [raw_names[k] for k in ("logits", "reg") if k in raw_names]
+    known = {o.name for o in model.graph.output}
+    for n in names:
+        if n not in known:
+            model.graph.output.append(onnx.helper.make_empty_tensor_value_info(n))
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    step = batch or len(tiles)
+    outs: list[list[np.ndarray]] = [[] for _ in names]
+    for i in range(0, len(tiles), step):
+        chunk = tiles[i:i + step]
+        n = len(chunk)
+        if n < step:
+            chunk = np.concatenate([chunk, np.zeros((step - n,) + chunk.shape[1:], np.float32)])
+        for acc, arr in zip(outs, sess.run(names, {"images": chunk})):
+            acc.append(np.asarray(arr, np.float32)[:n])
+    res = dict(zip(["boxes", "scores", "logits", "reg"][:len(names)], (np.concatenate(a) for a in outs)))
+    return res
+
+
+def _torch_outputs(wrapper, tiles: np.ndarray, with_raw: bool) -> dict:
+    import torch
+    x = torch.from_numpy(tiles)
+    with torch.no_grad():
+        boxes, scores = wrapper(x)
+        res = {"boxes": boxes.numpy(), "scores": scores.numpy()}
+        if with_raw and hasattr(wrapper, "raw"):
+            logits, reg = wrapper.raw(x)
+            res.update(logits=logits.numpy(), reg=reg.numpy())
+    return res
+
+
+def match_detections(a: tuple, b: tuple, iou_min: float = 0.99, score_tol: float = 1e-3) -> bool:
+    """Same detections (boxes [K, 4], scores [K]) up to order: greedy pairing by IoU, then score."""
+    (ba, sa), (bb, sb) = a, b
+    if len(sa) != len(sb):
+        return False
+    if len(sa) == 0:
+        return True
+    iou = box_iou(ba, bb)
+    used = np.zeros(len(sb), bool)
+    for i in np.argsort(-sa):
+        cand = np.where(~used & (iou[i] >= iou_min) & (np.abs(sb - sa[i]) <= score_tol))[0]
+        if cand.size == 0:
+            return False
+        used[cand[np.argmax(iou[i, cand])]] = True
+    return True
+
+
+def separable_threshold(scores_desc: np.ndarray, start: int, max_diff: float) -> float | None:
+    """A threshold below about ``start`` top scores that sits in a gap wider than the observed score differences
+    (so that tiny numeric differences cannot move a score across it); None if the top 4·start scores have none."""
+    gaps = scores_desc[start - 1:4 * start] - scores_desc[start:4 * start + 1]
+    ok = np.nonzero(gaps > 4 * max_diff + 1e-7)[0]
+    if ok.size == 0:
+        return None
+    i = start - 1 + int(ok[0])
+    return float((scores_desc[i] + scores_desc[i + 1]) / 2)
+
+
+def compare_detections(ref: dict, got: dict, post: Postprocess, min_dets: int = 20) -> dict:
+    """Per-tile detections after the core's selection + NMS, at the manifest threshold and (if that gives fewer
+    than ``min_dets``) at a threshold keeping about the top ``min_dets`` scores of the reference, placed in a gap
+    of the reference scores wider than the observed score differences."""
+    thresholds = [post.score_thr]
+    flat = np.sort(ref["scores"].ravel())[::-1]
+    if int((flat >= post.score_thr).sum()) < min_dets and flat.size > min_dets:
+        thr = separable_threshold(flat, min_dets, float(np.max(np.abs(ref["scores"] - got["scores"]))))
+        if thr is not None:
+            thresholds.append(thr)
+    result = {}
+    for thr in thresholds:
+        p = dataclasses.replace(post, score_thr=thr)
+        same, n_ref, n_got = True, 0, 0
+        for t in range(len(ref["scores"])):
+            da = select_detections(ref["boxes"][t], ref["scores"][t], p)
+            db = select_detections(got["boxes"][t], got["scores"][t], p)
+            n_ref, n_got = n_ref + len(da[1]), n_got + len(db[1])
+            same &= match_detections(da, db)
+        result[f"{thr:.6g}"] = {"same": bool(same), "torch": n_ref, "onnx": n_got}
+    return result
+
+
+def check_parity(wrapper, onnx_bytes: bytes, tiles: np.ndarray, post: Postprocess, raw_names: dict,
+                 batch: int | None = None, atol: float | None = 1e-4) -> dict:
+    """Run both, compare; ``ok`` is False when a raw output differs by more than ``atol`` or detections differ
+    (``atol=None``: report only, ``ok`` is always True)."""
+    ref = _torch_outputs(wrapper, tiles, with_raw=bool(raw_names))
+    got = _ort_outputs(onnx_bytes, tiles, raw_names, batch)
+    diffs = {k: float(np.max(np.abs(ref[k] - got[k]))) for k in ("logits", "reg", "boxes", "scores")
+             if k in ref and k in got}
+    dets = compare_detections(ref, got, post)
+    raw_keys = [k for k in ("logits", "reg") if k in diffs] or ["boxes", "scores"]
+    raw_ok = atol is None or all(diffs[k] <= atol for k in raw_keys)
+    dets_ok = all(d["same"] for d in dets.values())
+    ok = atol is None or (raw_ok and dets_ok)
+    summary = ", ".join(f"max|Δ{k}| {v:.2e}" for k, v in diffs.items())
+    summary += "; detections " + ", ".join(f"thr {t}: {'same' if d['same'] else 'DIFFER'} "
+                                            f"({d['torch']} torch / {d['onnx']} onnx)" for t, d in dets.items())
+    return {"ok": bool(ok), "atol": atol, "compared_raw": raw_keys, "max_abs_diff": diffs, "detections": dets,
+            "tiles": int(len(tiles)), "summary": summary}
