@@ -48,10 +48,12 @@ def default_exclusions(model) -> dict[str, str]:
 
 
 def prepare(onnx_path: str | Path, out_path: str | Path) -> Path:
-    """ORT's ``quant_pre_process`` with shape inference only: no graph optimisation, so every node and tensor keeps
-    the exported name (TensorRT caches and the excluded-node list refer to the FP32 ONNX's names)."""
+    """ORT's ``quant_pre_process`` with ONNX shape inference only: no graph optimisation, so every node and tensor
+    keeps the exported name (TensorRT caches and the excluded-node list refer to the FP32 ONNX's names); no symbolic
+    shape inference (it gives up on the dynamic-batch reshapes of the decode, and the convolutional graph has static
+    shapes apart from the batch)."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
-    quant_pre_process(str(onnx_path), str(out_path), skip_optimization=True)
+    quant_pre_process(str(onnx_path), str(out_path), skip_optimization=True, skip_symbolic_shape=True)
     return Path(out_path)
 
 

@@ -102,7 +102,7 @@ class RangesCache:
         save_tensors_data(ranges, self.path)
         write_manifest(self.path, {"artifact": "calibration-ranges", "calibration_key": key, "hash": key_hash,
                                    "tensors": len(ranges.data),
-                                   "format": "onnxruntime calibration cache (quantize_static calibration_cache_path)"})
+                                   "content": "onnxruntime calibration cache (quantize_static calibration_cache_path)"})
         return self.path
 
     def stale_fields(self, key: dict) -> list[str] | None:

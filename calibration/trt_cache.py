@@ -5,8 +5,10 @@ Format (deployment-notes §5): ASCII; line 1 ``TRT-<NV_TENSORRT_VERSION>-<algori
 big-endian IEEE-754 float32 **scale**, scale = amax / 127 (symmetric int8). Tensor names are the FP32 ONNX's (the
 exporter's stable names), so the cache fits the ONNX it was calibrated on and nothing else.
 
-The scales come from the same ranges as the Q/DQ ONNX (one calibration): for each activation the Q/DQ model
-quantizes, amax = max(|lowest|, |highest|) of the stored range. ``import_ranges`` turns a cache back into ranges for
+The scales come from the same calibration as the Q/DQ ONNX: for the TensorRT-form Q/DQ model they are its
+activation Q/DQ scales themselves (ONNX Runtime's quantizer may give a tensor the range of the activation that
+follows it, e.g. a conv feeding ReLU6; the cache then carries the same scale); for the CPU form (asymmetric uint8)
+amax = max(|lowest|, |highest|) of the stored range of each tensor the model quantizes. ``import_ranges`` turns a cache back into ranges for
 ``quantize_qdq`` (the bridge to explicit Q/DQ on TensorRT ≥ 10/11, as ModelOpt's ``import_scales_from_calib_cache``
 does). The sidecar ``<cache>.json`` holds the calibration key; ``check_cache`` refuses a stale one.
 """
@@ -17,6 +19,8 @@ import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from sspnet.manifest import atomic_write_bytes, manifest_path, read_manifest, write_manifest
 
@@ -83,7 +87,7 @@ def amax_from_ranges(ranges, tensors) -> dict[str, float]:
     for name in tensors:
         if name in ranges.data:
             lo, hi = ranges.data[name].range_value
-            out[name] = float(max(abs(float(lo)), abs(float(hi))))
+            out[name] = float(max(np.abs(np.asarray(lo, np.float64)).max(), np.abs(np.asarray(hi, np.float64)).max()))
     return out
 
 

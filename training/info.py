@@ -2,8 +2,8 @@
 
 GMAC are counted with ``torch.utils.flop_counter.FlopCounterMode`` (MAC = FLOPs / 2) while running the model traced
 by ``torch.export`` on one tile (default 640×512). Only convolutions and matrix products count; element-wise ops,
-resizes, RoIAlign and NMS do not. A model that ``torch.export`` cannot trace (the Faster R-CNN head's data-dependent
-proposals) is counted in eager mode, and the report says so.
+resizes, RoIAlign and NMS do not. The Faster R-CNN head (data-dependent proposals, not traceable and not
+exportable) is counted in eager mode, and the report says so.
 """
 from __future__ import annotations
 
@@ -31,19 +31,17 @@ class _FlatOutputs(nn.Module):
         return tuple(t for v in out.values() for t in (v if isinstance(v, (list, tuple)) else [v]))
 
 
-def count_gmac(model: nn.Module, width: int = 640, height: int = 512) -> tuple[float, str]:
-    """GMAC of one [1, 3, height, width] forward on the traced model → (gmac, "torch.export" | "eager")."""
+def count_gmac(model: nn.Module, width: int = 640, height: int = 512, traced: bool = True) -> tuple[float, str]:
+    """GMAC of one [1, 3, height, width] forward → (gmac, "torch.export" | "eager"). ``traced`` runs the graph that
+    ``torch.export`` traced; models with data-dependent shapes (Faster R-CNN proposals) must pass False."""
     from torch.utils.flop_counter import FlopCounterMode
     model = model.eval()
     x = torch.zeros(1, 3, height, width)
     flat = _FlatOutputs(model).eval()
-    try:
-        traced, method = torch.export.export(flat, (x,)).module(), "torch.export"
-    except Exception as e:  # noqa: BLE001 — any tracing failure falls back to eager counting, reported as such
-        traced, method = flat, f"eager (torch.export failed: {type(e).__name__})"
+    run, method = (torch.export.export(flat, (x,)).module(), "torch.export") if traced else (flat, "eager")
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        traced(x)
+        run(x)
     return counter.get_total_flops() / 2e9, method
 
 
@@ -61,7 +59,8 @@ def model_info(model: nn.Module, cfg: Config, width: int | None = None, height: 
     """Everything ``sspnet info`` prints, as a plain dict (keys: params, trainable_params, gmac, …)."""
     width = width or cfg.input.width
     height = height or cfg.input.height
-    gmac, method = count_gmac(model, width, height)
+    # the Faster R-CNN head's proposals have data-dependent shapes that torch.export cannot trace
+    gmac, method = count_gmac(model, width, height, traced=cfg.model.head == "fovea")
     m = cfg.model
     return {"model": {"name": m.name, "backbone": m.backbone, "neck": m.neck, "head": m.head},
             "params": sum(p.numel() for p in model.parameters()),
