@@ -22,8 +22,8 @@ from sspnet.boxes import box_iou
 
 HEADLINE = "AP50_tiny"
 REPORTED = ("AP50_tiny", "AP50_tiny1", "AP50_tiny2", "AP50_tiny3")
-HEAD_OUTPUT_PREFIXES = ("head/cls_out", "head/reg_out", "head/cls_score", "head/bbox_pred", "head/rpn_cls",
-                        "head/rpn_reg")
+HEAD_OUTPUT_PREFIXES = ("head/cls_out", "head/reg_out", "cls_score/", "bbox_pred/", "rpn_cls/", "rpn_cls_",
+                        "rpn_reg/", "rpn_reg_")
 
 
 def structural_stages(model) -> list[tuple[str, str, list[str]]]:

@@ -34,6 +34,7 @@ FLOAT_SCOPES = {
     "flatten": "raw head outputs reshaped for decoding (float to keep the logits/regression exact)",
     "decode": "box decoding in tile pixels and the score sigmoid: an int8 step of a 640 px coordinate is 5 px",
     "proposals": "Faster R-CNN proposal decoding, top-k and NMS (pixel coordinates, data-dependent)",
+    "roi": "Faster R-CNN multi-level RoIAlign and level selection (float features into the box head)",
 }
 
 

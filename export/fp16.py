@@ -25,9 +25,61 @@ def convert_fp16(model) -> tuple:
     kept += [n.name for n in model.graph.node if n.op_type in blocked_ops and n.name not in kept]
     fp16 = convert_float_to_float16(onnx.ModelProto.FromString(model.SerializeToString()), keep_io_types=True,
                                     node_block_list=kept, op_block_list=sorted(blocked_ops))
+    _cancel_cast_pairs(fp16)
     _name_casts(fp16)
+    _toposort(fp16)
     onnx.checker.check_model(fp16, full_check=True)
     return fp16, kept
+
+
+def _cancel_cast_pairs(model) -> None:
+    """The converter casts between every two adjacent float32 nodes (fp32 → Cast fp16 → Cast fp32 → next), which
+    rounds through float16 inside the float32 region and duplicates a Cast per consumer. Drop such pairs: a
+    Cast-to-float32 of a Cast-to-float16 of a float32 tensor is that tensor."""
+    from onnx import TensorProto
+    g = model.graph
+
+    def cast_to(node):
+        return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
+
+    producer = {o: n for n in g.node for o in n.output}
+    replace = {}
+    for node in g.node:
+        if cast_to(node) != TensorProto.FLOAT:
+            continue
+        first = producer.get(node.input[0])
+        if first is not None and cast_to(first) == TensorProto.FLOAT16:
+            replace[node.output[0]] = first.input[0]
+    if not replace:
+        return
+    outputs = {o.name for o in g.output}
+    keep = [n for n in g.node if not (n.output and n.output[0] in replace and n.output[0] not in outputs)]
+    for node in keep:
+        node.input[:] = [replace.get(i, i) for i in node.input]
+    used = {i for n in keep for i in n.input} | outputs
+    keep = [n for n in keep if cast_to(n) != TensorProto.FLOAT16 or n.output[0] in used]
+    del g.node[:]
+    g.node.extend(keep)
+
+
+def _toposort(model) -> None:
+    """The converter appends its Cast nodes at the end; ONNX wants producers before consumers (stable order)."""
+    g = model.graph
+    ready = {i.name for i in g.input} | {t.name for t in g.initializer} | {""}
+    pending, ordered = list(g.node), []
+    while pending:
+        rest = []
+        for node in pending:
+            if all(i in ready for i in node.input):
+                ordered.append(node)
+                ready.update(node.output)
+            else:
+                rest.append(node)
+        if len(rest) == len(pending):
+            raise ValueError(f"FP16 graph has a cycle or a missing input at {rest[0].name}")
+        pending = rest
+    del g.node[:]
+    g.node.extend(ordered)
 
 
 def _name_casts(model) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -17,10 +18,10 @@ from sspnet.manifest import atomic_write_bytes, write_manifest
 
 # the one table of ONNX export targets and what each allows (STYLE.md habit 8)
 TARGETS = {
-    "fovea": {"dynamic_batch": True, "min_opset": 13, "fp16": True,
+    "fovea": {"dynamic_batch": True, "min_opset": 13, "fp16": True, "parity": "absolute",
               "tensorrt": "builds on TensorRT 8.6-11.x (no plugins: decode is plain element-wise math; NMS runs "
                           "after the engine in the core)"},
-    "faster_rcnn": {"dynamic_batch": False, "min_opset": 16, "fp16": True,
+    "faster_rcnn": {"dynamic_batch": False, "min_opset": 16, "fp16": True, "parity": "scaled",
                     "tensorrt": "needs TensorRT >= 8.6 for the ONNX RoiAlign and NonMaxSuppression layers "
                                 "(INMSLayer); ONNX Runtime runs it on any provider"},
 }
@@ -91,14 +92,19 @@ def trace_to_onnx(wrapper, input_wh: tuple[int, int], batch: int | None, opset: 
     return model
 
 
-def raw_output_names(model) -> dict:
-    """Tensor names of the undecoded outputs (FoveaBox: the inputs of decode's Sigmoid and Exp)."""
+def raw_output_names(model, head: str) -> dict:
+    """{key: tensor name} of the undecoded outputs, matching ``wrapper.raw``: FoveaBox — the inputs of decode's
+    Sigmoid and Exp; Faster R-CNN — the RPN convs per level (scopes ``rpn_cls``, ``rpn_cls_1``, …)."""
     found = {}
     for node in model.graph.node:
-        if node.name.startswith("decode/Sigmoid"):
+        if head == "fovea" and node.name.startswith("decode/Sigmoid"):
             found["logits"] = node.input[0]
-        elif node.name.startswith("decode/Exp"):
+        elif head == "fovea" and node.name.startswith("decode/Exp"):
             found["reg"] = node.input[0]
+        elif head == "faster_rcnn":
+            m = re.fullmatch(r"(?:head/)?(rpn_cls|rpn_reg)(?:_(\d+))?/Conv_0", node.name)
+            if m:
+                found[f"{m.group(1)}_{int(m.group(2) or 0)}"] = node.output[0]
     return found
 
 
@@ -150,9 +156,11 @@ def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] 
     fields = onnx_manifest_fields(cfg, cfg.model.head, input_wh, batch, "onnx-fp16" if fp16 else "onnx")
     pre = dataclasses.replace(cfg.preprocess(), input_w=input_wh[0], input_h=input_wh[1])
     tiles, source = parity_tiles_from(parity_images, pre, parity_tiles)
-    raw_names = raw_output_names(proto)
+    raw_names = raw_output_names(proto, cfg.model.head)
     fp32_bytes = proto.SerializeToString()
-    parity = check_parity(wrapper, fp32_bytes, tiles, cfg.postprocess_spec(), raw_names, batch=batch)
+    strict = row["parity"] == "absolute"
+    parity = check_parity(wrapper, fp32_bytes, tiles, cfg.postprocess_spec(), raw_names, batch=batch,
+                          scaled=not strict, detections_must_match=strict)
     parity["images"] = source
     log(f"parity fp32 (ONNX Runtime vs PyTorch, {parity['tiles']} tiles from {source}): {parity['summary']}")
     if not parity["ok"]:
@@ -165,7 +173,7 @@ def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] 
         from sspnet.export.fp16 import convert_fp16
         proto16, kept = convert_fp16(proto)
         parity16 = check_parity(wrapper, proto16.SerializeToString(), tiles, cfg.postprocess_spec(), raw_names,
-                                batch=batch, atol=None)
+                                batch=batch, atol=None, detections_must_match=strict)
         parity16["images"] = source
         log(f"parity fp16 (reported, not enforced): {parity16['summary']}")
         export_info["parity"]["fp16"] = parity16

@@ -75,10 +75,11 @@ class FoveaExport(nn.Module):
         return self.decode(logits, reg_ltrb)
 
     @torch.no_grad()
-    def raw(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The undecoded outputs (logits [N, K], reg [N, K, 4]) for the parity check."""
+    def raw(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The undecoded outputs {logits [N, K], reg [N, K, 4]} for the parity check."""
         outputs = self.model(images)
-        return self.flatten(outputs["cls"], outputs["reg"])
+        logits, reg_ltrb = self.flatten(outputs["cls"], outputs["reg"])
+        return {"logits": logits, "reg": reg_ltrb}
 
 
 def wrap_for_export(model: nn.Module, input_wh: tuple[int, int]) -> nn.Module:

@@ -27,6 +27,7 @@ class StreamStats:
         self._lock = threading.Lock()
         self.t_start = time.monotonic()
         self.t_first = self.t_last = None
+        self.cpu_first = self.cpu_last = None   # process CPU time (all threads) at the first / last frame
         self.frames = 0
         self.detections = 0
         self._window = {s: deque(maxlen=WINDOW) for s in STAGES}
@@ -36,9 +37,11 @@ class StreamStats:
         self.reader = None       # the ResilientSource: source drops, reconnects, health
 
     def record(self, latency_ms: dict, n_detections: int) -> None:
-        now = time.monotonic()
+        now, cpu = time.monotonic(), time.process_time()
         with self._lock:
             self.frames += 1
+            self.cpu_first = cpu if self.cpu_first is None else self.cpu_first
+            self.cpu_last = cpu
             self.detections += n_detections
             self.t_first = self.t_first or now
             self.t_last = now
@@ -74,7 +77,9 @@ class StreamStats:
             wall = (self.t_last - self.t_first) if self.frames > 1 else 0.0
             fps = (self.frames - 1) / wall if wall > 0 else 0.0
             r = self.reader
-            return {"frames": self.frames, "detections": self.detections, "fps": round(fps, 3),
+            cpu_per_frame = (self.cpu_last - self.cpu_first) / (self.frames - 1) if self.frames > 1 else None
+            return {"frames": self.frames, "detections": self.detections, "fps": round(fps, 4),
+                    "cpu_s_per_frame": None if cpu_per_frame is None else round(cpu_per_frame, 4),
                     "wall_s": round(time.monotonic() - self.t_start, 3),
                     "latency_ms": {s: {**percentiles(v, (50, 90, 99)), "mean": round(float(np.mean(v)), 2) if v else None}
                                    for s, v in self._all.items()},

@@ -110,7 +110,8 @@ def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:
-        raise ValueError(f"{path}: not a loadable checkpoint ({e.__class__.__name__}: {str(e).splitlines()[0]})") from None
+        first_line = str(e).splitlines()[0] if str(e) else ""
+        raise ValueError(f"{path}: not a loadable checkpoint ({e.__class__.__name__}: {first_line})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise ValueError(f"{path}: not an sspnet checkpoint (expected a dict with 'model' and 'config'; "
                          f"write it with sspnet train)")

@@ -6,7 +6,8 @@ A crop is a pure function of (seed, epoch, sample index): every sample draws fro
 same pixels. Decoded images are cached in memory (up to ``cache_mb``); the geometry is one ``cv2.warpAffine`` per
 crop straight from the cached source image, so up-scaling costs only the crop's pixels.
 
-Targets per crop: ``boxes`` [G, 4] xyxy crop pixels (persons kept by the TinyPerson rule, √(visible/full area) ≥ 0.7)
+Targets per crop: ``boxes`` [G, 4] xyxy crop pixels (persons kept by the TinyPerson rule,
+√(visible/full area) ≥ 0.7)
 and ``ignore`` [I, 4] xyxy (the record's ignore regions plus persons that the crop cuts below the keep ratio, so a
 half-visible person is neither a positive nor a negative).
 """

@@ -25,7 +25,8 @@ def build_optimizer(params, t: TrainConfig) -> torch.optim.SGD:
     return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, t: TrainConfig, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+def build_scheduler(optimizer: torch.optim.Optimizer, t: TrainConfig,
+                    steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
     """A LambdaLR around ``lr_factor``. Its state dict holds only counters (the lambda is a closure, not saved)."""
     if steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")

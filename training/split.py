@@ -56,7 +56,8 @@ def read_split(path: str | Path) -> dict:
         raise ValueError(f"{path}: not valid JSON (line {e.lineno}): {e.msg}") from None
     files = split.get("files") if isinstance(split, dict) else None
     if not isinstance(files, dict) or any(not isinstance(files.get(p), list) for p in PARTS):
-        raise ValueError(f"{path}: expected {{\"files\": {{\"train\": [...], \"val\": [...]}}}} (see training/split.py)")
+        raise ValueError(f"{path}: expected {{\"files\": {{\"train\": [...], \"val\": [...]}}}} "
+                         f"(see training/split.py)")
     return split
 
 

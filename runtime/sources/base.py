@@ -5,8 +5,10 @@ Each kind (file, rtsp, v4l2, csi, http, test) is a small subclass that only adds
 ``Status`` (ok/timeout/eos/error) and, when ok, a ``Frame``: a numpy view over the decoded buffer's bytes (one
 copy out of GStreamer, none after), its PTS and a capture timestamp on this process's monotonic clock.
 
-Live sources keep only the newest frame (``appsink drop=true max-buffers=1``; drops counted by a probe on the
-appsink's input); files apply back-pressure (``drop=false``, a small queue) so no frame is lost.
+Live sources keep only the newest frame: a leaky one-frame queue in front of the converter (a slow converter
+drops frames instead of holding the source back) and ``appsink drop=true max-buffers=1``; drops are counted by a
+probe where decoded frames enter the tail. Files apply back-pressure (``drop=false``, a small queue): no frame is
+lost.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from sspnet.runtime.sources.uri import SourceSpec, redact
 
 FILE_QUEUE = 4          # decoded frames an appsink may hold for a file source (back-pressure beyond that)
 POLL_S = 0.05           # bus/appsink polling slice inside read()
+IN_FLIGHT = 2           # live: frames that may sit between the leaky queue and the appsink, not (yet) dropped
 
 
 class Status(enum.Enum):
@@ -82,13 +85,16 @@ class GstSource:
             pipeline = Gst.Pipeline.new(f"sspnet-{self.kind}")
             opts = self.spec.options
             tail = self.plan.converter(opts.get("width"), opts.get("height")) + [self._make_appsink()]
+            if self.spec.live:  # decoded frames wait for the converter in a 1-frame leaky queue: newest wins
+                tail.insert(0, make("queue", leaky="downstream", max_size_buffers=1, max_size_bytes=0,
+                                    max_size_time=0))
             link_chain(pipeline, tail)
             self.build_head(pipeline, tail[0].get_static_pad("sink"))
         except (SourceOpenError, RuntimeError, ValueError) as e:
             self.error = redact(str(e))
             return Status.ERROR
         self._sink = tail[-1]
-        self._sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self._count_arrival)
+        tail[0].get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self._count_arrival)
         self._pipeline = pipeline
         if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             msg = pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)
@@ -144,9 +150,11 @@ class GstSource:
         return gst().PadProbeReturn.OK
 
     def _drops_now(self) -> int:
+        """Decoded frames that entered the tail but were never pulled, less the few still on their way (queue,
+        converter, appsink)."""
         if not self.spec.live:
             return 0
-        return max(self._arrived - self._pulled - 1, 0)
+        return max(self._arrived - self._pulled - IN_FLIGHT, 0)
 
     def _scrub(self, text: str) -> str:
         """Redact URIs and drop the credentials wherever GStreamer repeats them."""

@@ -10,7 +10,8 @@ import torch
 
 from sspnet.config import load_config
 from sspnet.data import load_dataset
-from sspnet.evaluation import evaluate as evaluate_detections, detect_dataset
+from sspnet.evaluation import detect_dataset
+from sspnet.evaluation import evaluate as evaluate_detections
 from sspnet.synth import render_dataset
 from sspnet.training.checkpoint import load_checkpoint
 from sspnet.training.fit import TrainOptions, fit
