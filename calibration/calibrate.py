@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 from sspnet.calibration.data import cache_key, calibration_set, key_digest
-from sspnet.calibration.quantize import TARGETS, activation_scales, default_exclusions, prepare, quantize_qdq
+from sspnet.calibration.quantize import (TARGETS, activation_scales, default_exclusions, prepare, quantize_qdq,
+                                         with_weight_sharers)
 from sspnet.calibration.ranges import CALIBRATOR_OPTIONS, RangesCache, StaleCacheError, collect_ranges
 from sspnet.manifest import atomic_write_bytes, read_manifest, sha256_file, write_manifest
 from sspnet.preprocess import Preprocess
@@ -136,6 +137,7 @@ def calibrate(req: Request, log=print) -> dict:
         def quantize(excl: dict) -> Path:
             counter[0] += 1
             path = Path(tmp) / f"candidate{counter[0]}.onnx"
+            excl.update(with_weight_sharers(float_model, excl))
             quantize_qdq(prepared, path, ranges, req.target, sorted(excl))
             write_manifest(path, _int8_fields(manifest, fields, excl), parent=req.onnx)
             return path

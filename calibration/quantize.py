@@ -48,6 +48,25 @@ def default_exclusions(model) -> dict[str, str]:
     return out
 
 
+WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+
+
+def with_weight_sharers(model, excluded: dict[str, str]) -> dict[str, str]:
+    """``excluded`` plus every conv/matmul that shares its weight initializer with an excluded one (a head shared by
+    all pyramid levels is one weight used by 4-5 convs: keeping one in float means keeping its weight float)."""
+    inits = {t.name for t in model.graph.initializer}
+    users: dict[str, list[str]] = {}
+    for node in model.graph.node:
+        if node.op_type in WEIGHTED_OPS and len(node.input) > 1 and node.input[1] in inits:
+            users.setdefault(node.input[1], []).append(node.name)
+    out = dict(excluded)
+    for node in model.graph.node:
+        if node.name in excluded and node.op_type in WEIGHTED_OPS and len(node.input) > 1:
+            for other in users.get(node.input[1], []):
+                out.setdefault(other, f"shares its weight with {node.name}: {excluded[node.name]}")
+    return out
+
+
 def prepare(onnx_path: str | Path, out_path: str | Path) -> Path:
     """ORT's ``quant_pre_process`` with ONNX shape inference only: no graph optimisation, so every node and tensor
     keeps the exported name (TensorRT caches and the excluded-node list refer to the FP32 ONNX's names); no symbolic

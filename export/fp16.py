@@ -53,7 +53,12 @@ def _cancel_cast_pairs(model) -> None:
     if not replace:
         return
     outputs = {o.name for o in g.output}
-    keep = [n for n in g.node if not (n.output and n.output[0] in replace and n.output[0] not in outputs)]
+    for node in g.node:            # a graph output keeps its name: the second Cast becomes an Identity
+        if node.output and node.output[0] in replace and node.output[0] in outputs:
+            node.op_type = "Identity"
+            del node.attribute[:]
+            node.input[:] = [replace.pop(node.output[0])]
+    keep = [n for n in g.node if not (n.output and n.output[0] in replace)]
     for node in keep:
         node.input[:] = [replace.get(i, i) for i in node.input]
     used = {i for n in keep for i in n.input} | outputs
@@ -83,11 +88,12 @@ def _toposort(model) -> None:
 
 
 def _name_casts(model) -> None:
-    """The converter's Cast nodes get names in our scheme: ``<tensor it casts>/Cast`` (stable across exports)."""
+    """The converter's Cast nodes get names in our scheme: ``<tensor it casts>/Cast`` (stable across exports); the
+    output Identities ``<output>/Identity``."""
     seen: dict[str, int] = {}
     for node in model.graph.node:
-        if node.op_type == "Cast" and not node.name.count("/"):
-            base = f"{node.input[0]}/Cast"
+        if node.op_type in ("Cast", "Identity") and not node.name.count("/"):
+            base = f"{node.input[0]}/Cast" if node.op_type == "Cast" else f"{node.output[0]}/Identity"
             k = seen.get(base, 0)
             seen[base] = k + 1
             node.name = base if k == 0 else f"{base}_{k}"
