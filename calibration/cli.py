@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sspnet.calibration.calibrate import CalibrationError, Request, calibrate
     from sspnet.calibration.ranges import StaleCacheError
-    from sspnet.calibration.trt_cache import CacheFormatError
+    from sspnet.calibration.trt_cache import CacheFormatError, trt_version_int
 
     def usage(msg: str) -> int:
         print(f"sspnet calibrate: error: {msg}", file=sys.stderr)
@@ -56,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
         return usage("--require-cache applies to stored ranges; it cannot be combined with --from-trt-cache")
     if args.max_drop < 0:
         return usage(f"--max-drop {args.max_drop}: must be >= 0")
+    try:
+        trt_version_int(args.trt_version)
+    except ValueError as e:
+        return usage(str(e))
     req = Request(onnx=Path(args.onnx), out=Path(args.out), images=args.images, method=args.method, count=args.count,
                   target=args.target, trt_cache=Path(args.trt_cache) if args.trt_cache else None,
                   trt_version=args.trt_version, eval_data=args.eval_data, max_drop=args.max_drop,

@@ -12,6 +12,8 @@ naming the fields that changed, and the caller recalibrates or fails.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +65,12 @@ class _Batches:
             yield {self.input_name: b}
 
 
+def _quiet(call, *args):
+    """Run an ORT calibrator call without its per-call progress prints on stdout."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return call(*args)
+
+
 def collect_ranges(model_path: str | Path, calib, method: str, input_name: str = "images",
                    batch: int | None = None, log=print):
     """ORT ``TensorsData`` (per tensor: lowest/highest, histograms for entropy/percentile) from ``calib`` tiles."""
@@ -79,15 +87,15 @@ def collect_ranges(model_path: str | Path, calib, method: str, input_name: str =
         for b in calib.batches(size, pad_to_size=batch is not None):
             pending.append(b)
             if len(pending) == per_call:
-                calibrator.collect_data(_Batches(input_name, pending))
+                _quiet(calibrator.collect_data, _Batches(input_name, pending))
                 seen += sum(len(p) for p in pending)
                 pending = []
                 if seen % 64 < size * per_call:
                     log(f"  calibration: {seen}/{calib.count} tiles")
         if pending:
-            calibrator.collect_data(_Batches(input_name, pending))
+            _quiet(calibrator.collect_data, _Batches(input_name, pending))
         log(f"  calibration: {calib.count}/{calib.count} tiles ({method})")
-        ranges = calibrator.compute_data()
+        ranges = _quiet(calibrator.compute_data)
         del calibrator
     return ranges
 

@@ -26,6 +26,7 @@ def convert_fp16(model) -> tuple:
     fp16 = convert_float_to_float16(onnx.ModelProto.FromString(model.SerializeToString()), keep_io_types=True,
                                     node_block_list=kept, op_block_list=sorted(blocked_ops))
     _cancel_cast_pairs(fp16)
+    _dedupe_casts(fp16)
     _name_casts(fp16)
     _toposort(fp16)
     onnx.checker.check_model(fp16, full_check=True)
@@ -65,6 +66,19 @@ def _cancel_cast_pairs(model) -> None:
     keep = [n for n in keep if cast_to(n) != TensorProto.FLOAT16 or n.output[0] in used]
     del g.node[:]
     g.node.extend(keep)
+
+
+def _dedupe_casts(model) -> None:
+    """The converter adds one identical Cast per consumer of a shared float16 initializer that a float32 node
+    reads, all writing the same tensor name: keep the first."""
+    seen, keep = set(), []
+    for node in model.graph.node:
+        if node.op_type == "Cast" and node.output[0] in seen:
+            continue
+        seen.update(node.output)
+        keep.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
 
 
 def _toposort(model) -> None:

@@ -121,7 +121,7 @@ def _coerce(value, tp, where: str):
     origin = typing.get_origin(tp)
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if tp in (int, str, bool):
+    if tp in (int, str, bool, float):
         if type(value) is not tp:
             raise ConfigError(f"{where}: expected {tp.__name__}, got {type(value).__name__} {value!r}")
         return value

@@ -123,7 +123,7 @@ def test_cli_and_no_torch(tmp_path: Path, fp32_onnx: Path, calib_frames: Path):
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=root)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "next: sspnet build --onnx" in r.stdout and (tmp_path / "cli.calib").is_file()
-    for bad in (["--count", "0"], ["--max-drop", "-1"]):
+    for bad in (["--count", "0"], ["--max-drop", "-1"], ["--trt-version", "eleven"]):
         r = subprocess.run([sys.executable, "-c", code, *args, *bad], capture_output=True, text=True, cwd=root)
         assert r.returncode == 2, r.stderr
     r = subprocess.run([sys.executable, "-c", code, "calibrate", "--onnx", str(fp32_onnx), "--out", str(out)],

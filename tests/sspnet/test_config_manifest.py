@@ -38,3 +38,11 @@ def test_manifest_records_parent_hash(tmp_path):
 def test_missing_manifest_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="sspnet export"):
         read_manifest(tmp_path / "x.onnx")
+
+
+def test_string_where_float_expected_is_an_error(tmp_path):
+    # PyYAML reads `1e-3` (no dot) as a string: it must be refused here, not fail deep inside SGD
+    p = tmp_path / "c.yaml"
+    p.write_text("train:\n  lr: 1e-3\n")
+    with pytest.raises(ConfigError, match=r"train\.lr: expected float, got str"):
+        load_config(p)
