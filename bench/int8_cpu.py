@@ -59,22 +59,21 @@ def session(path: Path, threads: int, spinning: bool):
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def measure(paths: dict, batch: np.ndarray, rounds: int, per_round: int, warmup: int, threads: int) -> dict:
-    """Interleaved timing of every (model, spinning) pair: each round runs each ``per_round`` times, the order
-    reversed every other round; returns {(model, spinning): [run time s]}."""
-    sessions = {(k, spin): session(p, threads, spin) for k, p in paths.items() for spin in (False, True)}
+def measure(paths: dict, batch: np.ndarray, rounds: int, warmup: int, threads: int) -> dict:
+    """Interleaved timing: every round runs each (model, spinning) session once, FP32 and INT8 of the same setting
+    back to back, the order reversed every other round; returns {(model, spinning): [run time s per round]}."""
+    keys = [(k, spin) for spin in (False, True) for k in paths]
+    sessions = {k: session(paths[k[0]], threads, k[1]) for k in keys}
     feeds = {k: {s.get_inputs()[0].name: batch} for k, s in sessions.items()}
     for k, s in sessions.items():
         for _ in range(warmup):
             s.run(None, feeds[k])
-    times: dict = {k: [] for k in sessions}
+    times: dict = {k: [] for k in keys}
     for r in range(rounds):
-        order = list(sessions) if r % 2 == 0 else list(reversed(sessions))
-        for k in order:
-            for _ in range(per_round):
-                t0 = time.perf_counter()
-                sessions[k].run(None, feeds[k])
-                times[k].append(time.perf_counter() - t0)
+        for k in (keys if r % 2 == 0 else keys[::-1]):
+            t0 = time.perf_counter()
+            sessions[k].run(None, feeds[k])
+            times[k].append(time.perf_counter() - t0)
     return times
 
 
@@ -82,8 +81,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="FP32 ONNX with manifest (default: export of the edge model)")
     ap.add_argument("--tiles", type=int, default=2, help="tiles per inference call (default 2: one 640x640 frame)")
-    ap.add_argument("--rounds", type=int, default=8, help="interleaved rounds (default 8)")
-    ap.add_argument("--per-round", type=int, default=2, help="runs of each model per round (default 2)")
+    ap.add_argument("--rounds", type=int, default=16, help="interleaved rounds, one run of each model (default 16)")
     ap.add_argument("--warmup", type=int, default=3, help="warm-up runs per model (default 3)")
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads (default 2)")
     ap.add_argument("--count", type=int, default=64, help="calibration tiles (default 64: speed, not accuracy)")
@@ -112,12 +110,13 @@ def main(argv=None) -> int:
     if fixed != "dynamic" and int(fixed) != len(batch):
         raise SystemExit(f"{fp32.name} has a fixed batch of {fixed}; use --tiles {fixed}")
     paths = {"fp32": fp32, "int8_cpu": Path(reports["cpu"]["out"]), "int8_tensorrt": Path(reports["tensorrt"]["out"])}
-    print(f"timing {len(batch)} tiles of {pre.input_w}x{pre.input_h}: {args.rounds} interleaved rounds x "
-          f"{args.per_round} runs, {args.threads} threads", flush=True)
-    times = measure(paths, batch, args.rounds, args.per_round, args.warmup, args.threads)
+    print(f"timing {len(batch)} tiles of {pre.input_w}x{pre.input_h}: {args.rounds} interleaved rounds, "
+          f"{args.threads} threads", flush=True)
+    times = measure(paths, batch, args.rounds, args.warmup, args.threads)
     med = {k: statistics.median(v) for k, v in times.items()}
     ratio = {spin: med[("fp32", spin)] / med[("int8_cpu", spin)] for spin in (False, True)}
     ratio_trt = {spin: med[("fp32", spin)] / med[("int8_tensorrt", spin)] for spin in (False, True)}
+    paired = statistics.median(a / b for a, b in zip(times[("fp32", False)], times[("int8_cpu", False)]))
     for (k, spin), v in med.items():
         print(f"  {k:14s} spinning {'on ' if spin else 'off'} median {1000 * v:8.1f} ms / call  "
               f"({len(batch) / v:6.2f} tiles/s)")
@@ -135,11 +134,13 @@ def main(argv=None) -> int:
         "session": {"provider": "CPUExecutionProvider", "intra_op_threads": args.threads, "inter_op_threads": 1,
                     "graph_optimization_level": "ORT_ENABLE_ALL", "execution_mode": "sequential",
                     "headline_setting": "session.intra_op.allow_spinning=0"},
-        "timing": {"warmup": args.warmup, "rounds": args.rounds, "per_round": args.per_round, "statistic": "median"},
+        "timing": {"warmup": args.warmup, "rounds": args.rounds, "statistic": "median run time per model; "
+                   "ratio = FP32 median / INT8 median"},
         "median_ms": {f"{k}_{label[spin]}": round(1000 * v, 2) for (k, spin), v in med.items()},
         "tiles_per_s": {f"{k}_{label[spin]}": round(len(batch) / v, 3) for (k, spin), v in med.items()},
         "ratios": {f"int8_cpu_over_fp32_{label[s]}": round(ratio[s], 3) for s in ratio} |
-                  {f"int8_tensorrt_form_over_fp32_{label[s]}": round(ratio_trt[s], 3) for s in ratio_trt},
+                  {f"int8_tensorrt_form_over_fp32_{label[s]}": round(ratio_trt[s], 3) for s in ratio_trt} |
+                  {"int8_cpu_over_fp32_spinning_off_median_of_round_pairs": round(paired, 3)},
         "runs_ms": {f"{k}_{label[spin]}": [round(1000 * t, 1) for t in v] for (k, spin), v in times.items()},
         "int8_kernels": {k: reports[t]["kernels"]["summary"] for k, t in (("int8_cpu", "cpu"),
                                                                          ("int8_tensorrt", "tensorrt"))},

@@ -3,7 +3,7 @@
 1. ranges: reuse the stored ranges when their key matches (ONNX sha256, pre-processing digest, image hash, count,
    method); otherwise collect them with ONNX Runtime over the calibration tiles (a stale cache is recalibrated and the
    changed fields are printed; ``require_cache`` turns that into an error). Or import them from a TensorRT cache.
-2. quantize (``quantize.quantize_qdq``) with the default float nodes (decode) + requested exclusions; with
+2. quantize (``quantize.qdq_from_ranges``) with the default float nodes (decode) + requested exclusions; with
    ``eval_data``, the accuracy gate widens the exclusions until the AP50-tiny drop is within ``max_drop``.
 3. write the Q/DQ ONNX, its manifest (``calibration`` section), the TensorRT cache from the same ranges, the report,
    and check which kernels ONNX Runtime's CPU provider really runs.
@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from sspnet.calibration.data import cache_key, calibration_set, key_digest
-from sspnet.calibration.quantize import (TARGETS, activation_scales, default_exclusions, prepare, quantize_qdq,
+from sspnet.calibration.quantize import (TARGETS, activation_scales, default_exclusions, prepare, qdq_from_ranges,
                                          with_weight_sharers)
 from sspnet.calibration.ranges import CALIBRATOR_OPTIONS, RangesCache, StaleCacheError, collect_ranges
 from sspnet.manifest import atomic_write_bytes, read_manifest, sha256_file, write_manifest
@@ -138,7 +138,7 @@ def calibrate(req: Request, log=print) -> dict:
             counter[0] += 1
             path = Path(tmp) / f"candidate{counter[0]}.onnx"
             excl.update(with_weight_sharers(float_model, excl))
-            quantize_qdq(prepared, path, ranges, req.target, sorted(excl))
+            qdq_from_ranges(prepared, path, ranges, req.target, sorted(excl))
             write_manifest(path, _int8_fields(manifest, fields, excl), parent=req.onnx)
             return path
 

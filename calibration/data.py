@@ -88,6 +88,20 @@ class CalibrationSet:
         return np.stack(out)
 
 
+class TileArrays:
+    """In-memory NCHW batches with the ``CalibrationSet`` interface that ``collect_ranges`` uses."""
+
+    def __init__(self, batches: list[np.ndarray]):
+        self.arrays = [np.ascontiguousarray(b, dtype=np.float32) for b in batches]
+
+    @property
+    def count(self) -> int:
+        return sum(len(b) for b in self.arrays)
+
+    def batches(self, size: int, pad_to_size: bool = False) -> Iterator[np.ndarray]:
+        yield from self.arrays
+
+
 def _sha256_bytes(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

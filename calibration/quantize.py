@@ -1,5 +1,8 @@
 """Q/DQ insertion with ONNX Runtime's ``quantize_static`` from stored ranges, for two targets.
 
+``qdq_from_ranges`` is the step ``sspnet calibrate`` repeats (the accuracy gate re-quantizes with other exclusions
+without recalibrating); ``quantize_qdq(onnx, out, batches, method)`` is the one-call form for in-memory batches.
+
 ``tensorrt`` (default): the form TensorRT's explicit quantization accepts (8.6–11.x) and ONNX Runtime runs:
   symmetric int8 activations and weights (zero points 0), per-channel weight scales on axis 0 of conv weights,
   float biases (TensorRT cannot parse int32-quantized biases), float weights with a Q→DQ pair (TensorRT 8.6).
@@ -77,7 +80,7 @@ def prepare(onnx_path: str | Path, out_path: str | Path) -> Path:
     return Path(out_path)
 
 
-def quantize_qdq(prepared: str | Path, out: str | Path, ranges, target: str = "tensorrt",
+def qdq_from_ranges(prepared: str | Path, out: str | Path, ranges, target: str = "tensorrt",
                  nodes_to_exclude: list[str] | tuple = ()) -> Path:
     """Write the Q/DQ ONNX ``out`` from ``prepared`` (see ``prepare``) and ``ranges`` (ORT TensorsData)."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
@@ -95,6 +98,23 @@ def quantize_qdq(prepared: str | Path, out: str | Path, ranges, target: str = "t
                         calibrate_method=ranges.calibration_method, extra_options=dict(t["extra_options"]),
                         calibration_cache_path=cache)
     return Path(out)
+
+
+def quantize_qdq(onnx_path: str | Path, out: str | Path, batches: list, method: str,
+                 target: str = "tensorrt", nodes_to_exclude: list[str] | tuple = ()) -> Path:
+    """One call for in-memory data: FP32 ONNX + NCHW float32 batches (the model's input) → Q/DQ ONNX ``out``.
+    The pipeline of ``sspnet calibrate`` without images, caches or report (tests, notebooks)."""
+    import onnx
+
+    from sspnet.calibration.data import TileArrays
+    from sspnet.calibration.ranges import collect_ranges
+    model = onnx.load(str(onnx_path))
+    input_name = model.graph.input[0].name
+    excluded = dict(default_exclusions(model), **{n: "requested" for n in nodes_to_exclude})
+    with tempfile.TemporaryDirectory(prefix="sspnet-qdq-") as tmp:
+        prepared = prepare(onnx_path, Path(tmp) / "prepared.onnx")
+        ranges = collect_ranges(prepared, TileArrays(batches), method, input_name, log=lambda *a: None)
+        return qdq_from_ranges(prepared, out, ranges, target, sorted(with_weight_sharers(model, excluded)))
 
 
 def activation_scales(qdq_model) -> dict[str, tuple[float, int]]:

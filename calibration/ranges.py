@@ -23,7 +23,9 @@ from sspnet.manifest import manifest_path, read_manifest, write_manifest
 METHODS = ("entropy", "minmax", "percentile")
 # ONNX Runtime calibrator options per method (its defaults, written out so that they are part of the cache key)
 CALIBRATOR_OPTIONS = {
-    "minmax": {"symmetric": False, "max_intermediate_outputs": 4},
+    # no max_intermediate_outputs: ORT 1.30 drops the collected outputs when that count is reached without merging
+    # them into the range; memory is bounded anyway because each collect_data call gets at most CHUNK_TILES tiles
+    "minmax": {"symmetric": False},
     "entropy": {"symmetric": False, "num_bins": 128, "num_quantized_bins": 128},
     "percentile": {"symmetric": False, "num_bins": 2048, "percentile": 99.999},
 }

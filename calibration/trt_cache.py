@@ -9,7 +9,7 @@ The scales come from the same calibration as the Q/DQ ONNX: for the TensorRT-for
 activation Q/DQ scales themselves (ONNX Runtime's quantizer may give a tensor the range of the activation that
 follows it, e.g. a conv feeding ReLU6; the cache then carries the same scale); for the CPU form (asymmetric uint8)
 amax = max(|lowest|, |highest|) of the stored range of each tensor the model quantizes. ``import_ranges`` turns a cache back into ranges for
-``quantize_qdq`` (the bridge to explicit Q/DQ on TensorRT ≥ 10/11, as ModelOpt's ``import_scales_from_calib_cache``
+``qdq_from_ranges`` (the bridge to explicit Q/DQ on TensorRT ≥ 10/11, as ModelOpt's ``import_scales_from_calib_cache``
 does). The sidecar ``<cache>.json`` holds the calibration key; ``check_cache`` refuses a stale one.
 """
 from __future__ import annotations
@@ -140,6 +140,6 @@ def check_cache(path: str | Path, expected: dict) -> TrtCache:
 
 
 def import_ranges(cache: TrtCache):
-    """The cache as ORT ranges ([-amax, amax] per tensor) for ``quantize_qdq``: its scales become Q/DQ scales."""
+    """The cache as ORT ranges ([-amax, amax] per tensor) for ``qdq_from_ranges``: its scales become Q/DQ scales."""
     from sspnet.calibration.ranges import symmetric_ranges
     return symmetric_ranges(cache.amax())

@@ -10,7 +10,7 @@ import onnx
 from sspnet.calibration.calibrate import Request, _int8_fields, calibrate
 from sspnet.calibration.data import calibration_set
 from sspnet.calibration.gate import REPORTED, run_gate, score_shift, structural_stages
-from sspnet.calibration.quantize import default_exclusions, prepare, quantize_qdq, quantized_nodes, with_weight_sharers
+from sspnet.calibration.quantize import default_exclusions, prepare, qdq_from_ranges, quantized_nodes, with_weight_sharers
 from sspnet.calibration.ranges import collect_ranges
 from sspnet.calibration.sensitivity import rank_nodes
 from sspnet.data import load_dataset
@@ -45,7 +45,7 @@ def test_gate_widens_exclusions_in_order(tmp_path: Path, fp32_onnx: Path, calib_
     def quantize(excluded: dict) -> Path:
         path = tmp_path / f"candidate{len(paths)}.onnx"
         excluded.update(with_weight_sharers(model, excluded))
-        quantize_qdq(prepared, path, ranges, "tensorrt", sorted(excluded))
+        qdq_from_ranges(prepared, path, ranges, "tensorrt", sorted(excluded))
         write_manifest(path, _int8_fields(manifest, {"method": "minmax"}, excluded), parent=fp32_onnx)
         paths.append(path)
         return path
