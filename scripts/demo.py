@@ -47,7 +47,8 @@ def found_vs_truth(jsonl: Path, gt_json: Path) -> tuple[int, int, int]:
     n_gt = n_found = n_det = 0
     for line in jsonl.read_text().splitlines():
         rec = json.loads(line)
-        dets = np.asarray([d["box"] for d in rec["detections"] if d["score"] >= SCORE_THR]).reshape(-1, 4)
+        boxes, scores = np.asarray(rec["boxes"]).reshape(-1, 4), np.asarray(rec["scores"])
+        dets = boxes[scores >= SCORE_THR] if len(scores) else boxes
         truth = xywh_to_xyxy(np.asarray(by_frame.get(rec["frame"], []), np.float64).reshape(-1, 4))
         n_gt += len(truth)
         n_det += len(dets)
@@ -75,7 +76,7 @@ def main() -> int:
     step("export the shipped model to ONNX (parity-checked)",
          [sspnet, "export", "--checkpoint", MODEL, "--out", onnx, "--dynamic-batch"])
     step("calibrate INT8 (Q/DQ ONNX for ONNX Runtime / TensorRT >= 10, cache for TensorRT <= 10)",
-         [sspnet, "calibrate", "--onnx", onnx, "--images", OUT / "calib", "--count", 96, "--method", "percentile",
+         [sspnet, "calibrate", "--onnx", onnx, "--images", OUT / "calib", "--count", 96, "--method", "entropy", "--target", "tensorrt" if gpu_trt else "cpu",
           "--out", int8, "--trt-cache", OUT / "sspnet_edge.calib"])
     model = int8
     if gpu_trt:

@@ -54,25 +54,41 @@ def box_iod(det_xyxy: np.ndarray, gt_xyxy: np.ndarray) -> np.ndarray:
 def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Greedy NMS; returns the kept indices sorted by decreasing score.
 
-    Vectorised per kept box: each step suppresses every remaining box at once, so the cost is
-    O(kept × n) numpy work rather than a Python loop over pairs.
+    Frames hold thousands of tiny, mostly disjoint boxes, so instead of an O(n²) IoU matrix this finds the pairs
+    that overlap at all with a sweep along x (sorted x1 + searchsorted), computes their IoU vectorised, and runs
+    the greedy pass over the few pairs above the threshold.
     """
     boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float32).reshape(-1)
     order = np.argsort(-scores, kind="stable")
-    areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
-    keep = []
-    while order.size:
-        i = order[0]
-        keep.append(i)
-        rest = order[1:]
-        lt = np.maximum(boxes[i, :2], boxes[rest, :2])
-        rb = np.minimum(boxes[i, 2:], boxes[rest, 2:])
-        wh = (rb - lt).clip(0)
-        inter = wh[:, 0] * wh[:, 1]
-        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-12)
-        order = rest[iou <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
+    b = boxes[order]                                   # rank r = position in score order (0 = best)
+    n = len(b)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    by_x = np.argsort(b[:, 0], kind="stable")
+    x1_sorted = b[by_x, 0]
+    # boxes after k (in x order) whose x1 lies left of k's x2 are the only ones that can overlap k
+    ends = np.searchsorted(x1_sorted, b[by_x, 2], side="left")
+    counts = np.clip(ends - np.arange(n) - 1, 0, None)
+    total = int(counts.sum())
+    first = np.repeat(np.arange(n), counts)
+    offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    r1, r2 = by_x[first], by_x[first + 1 + offset]    # candidate pairs as ranks
+    lt = np.maximum(b[r1, :2], b[r2, :2])
+    rb = np.minimum(b[r1, 2:], b[r2, 2:])
+    wh = (rb - lt).clip(0)
+    inter = wh[:, 0] * wh[:, 1]
+    area = (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
+    iou = inter / np.maximum(area[r1] + area[r2] - inter, 1e-12)
+    hit = iou > iou_threshold
+    better, worse = np.minimum(r1[hit], r2[hit]), np.maximum(r1[hit], r2[hit])
+    keep = np.ones(n, bool)
+    # visit pairs by their worse box: when (worse, better) is read, whether 'better' survives is already final
+    by_worse = np.argsort(worse, kind="stable")
+    for w, bt in zip(worse[by_worse].tolist(), better[by_worse].tolist()):
+        if keep[bt]:
+            keep[w] = False
+    return order[keep]
 
 
 def clip_boxes(boxes_xyxy: np.ndarray, width: float, height: float) -> np.ndarray:

@@ -91,6 +91,9 @@ class OnnxRuntimeBackend:
         so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle threads spin by default; on a small shared CPU (an edge box, decode in another thread) that costs
+        # 25-40 % throughput (bench/int8_cpu.py measures both)
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(self.path), so, providers=providers)
         if session.get_providers()[0] != wanted:
             raise RuntimeError(f"ONNX Runtime could not load {wanted} (session runs on {session.get_providers()}); "

@@ -28,3 +28,24 @@ def test_nms_keeps_highest_and_disjoint():
 
 def test_nms_empty():
     assert nms(np.zeros((0, 4)), np.zeros(0), 0.5).size == 0
+
+
+def _nms_reference(boxes, scores, thr):
+    """Textbook greedy NMS, one kept box at a time."""
+    order, keep = np.argsort(-scores, kind="stable"), []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        order = rest[box_iou(boxes[i:i + 1], boxes[rest])[0] <= thr]
+    return keep
+
+
+def test_nms_matches_textbook_greedy_on_random_boxes():
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        n = int(rng.integers(0, 200))
+        xy = np.round(rng.uniform(0, 150, (n, 2)), 0 if trial % 2 else 3)
+        boxes = np.concatenate([xy, xy + rng.uniform(0, 40, (n, 2))], 1).astype(np.float32)
+        scores = np.round(rng.random(n), 1 if trial % 3 == 0 else 6).astype(np.float32)
+        thr = float(rng.choice([0.3, 0.5, 0.7]))
+        assert nms(boxes, scores, thr).tolist() == _nms_reference(boxes, scores, thr)
