@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Run the TensorRT issue's GPU tests on a lent GPU machine (run tool: it starts in the repository root of a copy of
+# the working tree; the machine has PyTorch, cuda-python, onnxruntime, no TensorRT, no network).
+#
+# Usage, from the repository root on the GPU machine:  bash scripts/gpu_checks.sh
+#
+# What it does:
+#   1. reports the GPU, driver, Python versions (is there a CPython 3.10?), cuda-python / onnxruntime / tensorrt;
+#   2. makes the repository importable as `sspnet` without installing anything (symlink tree on PYTHONPATH);
+#   3. runs the GPU-marked tests that need no TensorRT: tests/runtime/test_cuda_mem.py (cuda-python buffers,
+#      streams, async copies, device info, error messages) -- plus the no-GPU tests of this issue as a baseline;
+#   4. if TensorRT is importable (it is not, on the machine as described), or if CPython 3.10 exists AND a wheelhouse
+#      with tensorrt==8.5.3.1 (cp310) and its CUDA 11 wheels is given in $TRT_WHEELS, runs tests/export/test_trt_gpu.py
+#      (build FP32/FP16/INT8 Q/DQ/implicit-cache engines, TensorRTBackend vs ONNX Runtime, refusal messages).
+#      Note: those wheels are > 1 GB; the run tool carries at most 64 MiB, and the machine has no network, so step 4
+#      can only run where someone provides the wheels on the machine itself.
+# Everything it prints also goes to $OUT/gpu-report.txt.
+set -u
+OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
+exec > >(tee "$OUT/gpu-report.txt") 2>&1
+ROOT=$(pwd)
+PY=${PY:-python3}
+
+echo "== machine"
+nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader || echo "nvidia-smi failed"
+uname -m; cat /etc/nv_tegra_release 2>/dev/null || true
+echo "== pythons"
+for p in python3 python3.10 python3.11 python3.12 python3.13; do
+  command -v "$p" >/dev/null && echo "$p: $($p -c 'import sys; print(sys.version.split()[0], sys.executable)')"
+done
+ls /usr/bin/python3* /usr/local/bin/python3* 2>/dev/null | tr '\n' ' '; echo
+PY310=$(command -v python3.10 || true)
+echo "CPython 3.10: ${PY310:-absent}"
+echo "== packages ($PY)"
+$PY - <<'EOF'
+import importlib
+for m in ("numpy", "onnx", "onnxruntime", "cuda.bindings", "cuda", "pycuda", "tensorrt", "pytest", "cv2", "yaml", "torch"):
+    try:
+        mod = importlib.import_module(m)
+        print(f"{m:14s} {getattr(mod, '__version__', 'present')}")
+    except Exception as e:
+        print(f"{m:14s} -- {type(e).__name__}: {e}")
+EOF
+
+echo "== sspnet importable via a symlink tree"
+SSP=/tmp/ssp-path; rm -rf "$SSP"; mkdir -p "$SSP/sspnet"
+for f in "$ROOT"/sspnet/*; do ln -s "$f" "$SSP/sspnet/"; done
+for d in training export calibration runtime; do ln -sfn "$ROOT/$d" "$SSP/sspnet/$d"; done
+export PYTHONPATH="$SSP${PYTHONPATH:+:$PYTHONPATH}"
+$PY -c "import sspnet.runtime.gpu as g; print('gpu bindings:', g.available_impls())" || exit 1
+
+if ! $PY -c "import pytest" 2>/dev/null; then
+  if [ -n "${PYTEST_WHEELS:-}" ]; then $PY -m pip install --no-index --find-links "$PYTEST_WHEELS" pytest -q
+  else echo "pytest is missing and no PYTEST_WHEELS wheelhouse given: stopping"; exit 1; fi
+fi
+PYTEST=($PY -m pytest -p no:cacheprovider --import-mode=importlib -o addopts= -q -rs)
+
+echo "== GPU memory/stream module (cuda-python) on the GPU"
+"${PYTEST[@]}" tests/runtime/test_cuda_mem.py
+echo "== this issue's CPU tests, as a baseline on this machine"
+"${PYTEST[@]}" tests/export/test_trt_versions.py tests/export/test_trtexec.py tests/export/test_qdq_check.py \
+  tests/export/test_engine_manifest.py
+
+echo "== TensorRT engine build + backend"
+if $PY -c "import tensorrt" 2>/dev/null; then
+  "${PYTEST[@]}" tests/export/test_trt_gpu.py
+elif [ -n "$PY310" ] && [ -n "${TRT_WHEELS:-}" ] && ls "$TRT_WHEELS"/tensorrt-8.5.3.1-*cp310*.whl >/dev/null 2>&1; then
+  V=/tmp/trt85-venv
+  "$PY310" -m venv --system-site-packages "$V"
+  "$V/bin/pip" install --no-index --find-links "$TRT_WHEELS" tensorrt==8.5.3.1 cuda-python onnx onnxruntime numpy \
+    pyyaml opencv-python-headless pytest -q
+  "$V/bin/python" -c "import tensorrt as t; print('tensorrt', t.__version__)" && \
+    "$V/bin/python" -m pytest -p no:cacheprovider --import-mode=importlib -o addopts= -q -rs \
+      tests/export/test_trt_gpu.py tests/runtime/test_cuda_mem.py
+else
+  echo "no TensorRT here (and no CPython 3.10 + TRT_WHEELS wheelhouse): engine build/backend tests not run"
+fi
+echo "== done; report in $OUT/gpu-report.txt"
