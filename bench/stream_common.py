@@ -21,10 +21,6 @@ def bench_model(out_dir: Path, given: str | None = None) -> tuple[Path, str]:
     untrained edge model (same graph and cost, random weights: fine for speed, meaningless for accuracy)."""
     if given:
         return Path(given), f"given: {given}"
-    try:
-        from sspnet.export.onnx import export_onnx
-    except ImportError as e:
-        raise SystemExit(f"bench needs sspnet.export.onnx to export the model ({e}); or pass --model m.onnx")
     out_dir.mkdir(parents=True, exist_ok=True)
     if TRAINED.is_file():
         ckpt, what = TRAINED, "trained models/sspnet_edge.pt"
@@ -41,7 +37,11 @@ def bench_model(out_dir: Path, given: str | None = None) -> tuple[Path, str]:
             save_checkpoint(ckpt, model=build_model(cfg).eval(), cfg=cfg)
     onnx = out_dir / (ckpt.stem + "_dyn.onnx")
     if not onnx.is_file() or onnx.stat().st_mtime < ckpt.stat().st_mtime:
-        export_onnx(ckpt, onnx, input_wh=(640, 512), batch=None)
+        # own process: torch's ONNX exporter aborts in a process that has loaded GStreamer
+        r = subprocess.run([sys.executable, "-m", "sspnet.cli", "export", "--checkpoint", str(ckpt), "--out", str(onnx),
+                            "--dynamic-batch"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"export of {ckpt} failed:\n{(r.stdout + r.stderr)[-2000:]}")
     return onnx, what
 
 

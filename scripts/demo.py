@@ -89,7 +89,7 @@ def main() -> int:
     t_stream = time.perf_counter()
     step("stream the clip through runtime/stream.py",
          [sys.executable, ROOT / "runtime" / "stream.py", OUT / "clip" / "clip.mp4", "--model", model,
-          "--json", jsonl, "--video", video])
+          "--json", jsonl, "--video", video, "--score-thr", SCORE_THR])
     stream_s = time.perf_counter() - t_stream
 
     from sspnet.synth.h264 import read_mp4_frames
