@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from stream_common import OUT, ROOT, bench_model, machine, write_result
+from stream_common import BIN, OUT, bench_model, machine, sh, write_result
 
-BIN = Path(sys.executable).parent
 KEYS = ["AP50_tiny", "AP50_tiny1", "AP50_tiny2", "AP50_tiny3", "AP25_tiny", "AP50_small", "MR50_tiny"]
-
-
-def sh(*cmd) -> None:
-    r = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"{' '.join(map(str, cmd))} failed ({r.returncode}):\n{(r.stdout + r.stderr)[-2000:]}")
 
 
 def evaluate(model: Path, data: str, scale: float | None, out_json: Path) -> dict:

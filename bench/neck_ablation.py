@@ -10,24 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from stream_common import OUT, ROOT, machine, write_result
+from stream_common import BIN, OUT, ROOT, machine, sh, write_result
 
-BIN = Path(sys.executable).parent
 CONFIGS = {"sspnet_edge": ROOT / "configs" / "sspnet_edge.yaml", "fpn_edge": ROOT / "configs" / "fpn_edge.yaml"}
-
-
-def sh(*cmd) -> str:
-    r = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"{' '.join(map(str, cmd))} failed ({r.returncode}):\n{(r.stdout + r.stderr)[-2000:]}")
-    return r.stdout
 
 
 def ms_per_tile(onnx: Path, tiles: int = 4, repeats: int = 7) -> float:

@@ -68,6 +68,17 @@ def machine() -> dict:
                          "pygobject": version("pygobject"), "gstreamer": gst}}
 
 
+BIN = Path(sys.executable).parent
+
+
+def sh(*cmd) -> str:
+    """Run one of the project's commands (argument list, no shell); exit with its output tail on failure."""
+    r = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, cmd))} failed ({r.returncode}):\n{(r.stdout + r.stderr)[-2000:]}")
+    return r.stdout
+
+
 def run_stream(*args, timeout: float = 1800) -> subprocess.CompletedProcess:
     r = subprocess.run([sys.executable, str(STREAM), *map(str, args)], capture_output=True, text=True,
                        timeout=timeout, cwd=ROOT)

@@ -68,6 +68,16 @@ def select_detections(boxes_xyxy: np.ndarray, scores: np.ndarray, post: Postproc
 RunBatch = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+def run_tiles(run_batch: RunBatch, batch_nchw: np.ndarray,
+              max_batch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All tiles of a frame through ``run_batch``: one call, or ``max_batch`` chunks for a fixed-batch model."""
+    step = max_batch or len(batch_nchw)
+    if step >= len(batch_nchw):
+        return run_batch(batch_nchw)
+    outs = [run_batch(batch_nchw[i:i + step]) for i in range(0, len(batch_nchw), step)]
+    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+
+
 def detections_from_tiles(boxes: np.ndarray, scores: np.ndarray, corners_xyxy: np.ndarray, scale: float,
                           frame_wh: tuple, post: Postprocess) -> tuple[np.ndarray, np.ndarray]:
     """Raw per-tile model outputs → merged detections in source-frame pixels."""
@@ -82,9 +92,5 @@ def detect_frame(frame_bgr: np.ndarray, pre: Preprocess, post: Postprocess, run_
     """Full frame → (boxes xyxy [K, 4] in frame pixels, scores [K]). All tiles go through ``run_batch`` at once
     unless ``max_batch`` splits them (a model exported with a fixed batch)."""
     tiled = frame_to_tiles(frame_bgr, pre)
-    n = len(tiled.batch)
-    step = n if not max_batch else max_batch
-    outs = [run_batch(tiled.batch[i:i + step]) for i in range(0, n, step)]
-    boxes = np.concatenate([o[0] for o in outs])
-    scores = np.concatenate([o[1] for o in outs])
+    boxes, scores = run_tiles(run_batch, tiled.batch, max_batch)
     return detections_from_tiles(boxes, scores, tiled.corners_xyxy, tiled.scale, tiled.frame_wh, post)

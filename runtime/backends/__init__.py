@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sspnet.runtime.backends.base import Backend, ManifestMismatch, infer_tiles
+from sspnet.runtime.backends.base import Backend, ManifestMismatch
 
-__all__ = ["open_backend", "Backend", "ManifestMismatch", "infer_tiles", "BACKENDS"]
+__all__ = ["open_backend", "Backend", "ManifestMismatch", "BACKENDS"]
 
 # suffix → (module, class); the one table of backends. Imported lazily: each pulls its own heavy dependency.
 BACKENDS = {

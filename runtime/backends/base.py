@@ -74,12 +74,3 @@ def run_fixed_batch(run, batch: np.ndarray, size: int) -> tuple[np.ndarray, np.n
         boxes.append(b[:n])
         scores.append(s[:n])
     return np.concatenate(boxes), np.concatenate(scores)
-
-
-def infer_tiles(backend: Backend, batch_nchw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All tiles of a frame through the backend: one call when the model's batch allows, else max_batch chunks."""
-    step = backend.max_batch or len(batch_nchw)
-    if step >= len(batch_nchw):
-        return backend.infer(batch_nchw)
-    outs = [backend.infer(batch_nchw[i:i + step]) for i in range(0, len(batch_nchw), step)]
-    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])

@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from sspnet.training.backbones.frozen import FrozenStagesBackbone
+
 # (repeats, kernel, stride, expand ratio, in channels, out channels) — the Lite0 block table
 LITE0_STAGES = [
     (1, 3, 1, 1, 32, 16),
@@ -53,7 +55,7 @@ class MBConv(nn.Module):
         return x + y if self.residual else y
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite0(FrozenStagesBackbone):
     """Input [N, 3, H, W] (H, W multiples of 32) → (C2, C3, C4, C5) at strides 4/8/16/32 with 24/40/112/320 ch.
 
     ``frozen_stages`` = k freezes the stem and the first k feature stages (stage 1 ends at C2, like ResNet's layer1);
@@ -79,25 +81,9 @@ class EfficientNetLite0(nn.Module):
         self.norm_eval = norm_eval
         self._freeze()
 
-    def _freeze(self) -> None:
-        if self.frozen_stages < 0:
-            return
-        frozen = [self._conv_stem, self._bn0]
+    def frozen_modules(self) -> list[nn.Module]:
         last = self.stage_ends[self.frozen_stages - 1] if self.frozen_stages > 0 else -1
-        frozen += list(self._blocks[:last + 1])
-        for m in frozen:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad_(False)
-
-    def train(self, mode: bool = True) -> "EfficientNetLite0":
-        super().train(mode)
-        self._freeze()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    m.eval()
-        return self
+        return [self._conv_stem, self._bn0] + list(self._blocks[:last + 1])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.act(self._bn0(self._conv_stem(x)))

@@ -12,10 +12,12 @@ import torch
 import torchvision
 from torch import nn
 
+from sspnet.training.backbones.frozen import FrozenStagesBackbone
+
 DEPTHS = {18: torchvision.models.resnet18, 50: torchvision.models.resnet50}
 
 
-class ResNetBackbone(nn.Module):
+class ResNetBackbone(FrozenStagesBackbone):
     """Input [N, 3, H, W] → [C2, C3, C4, C5]; channels 64/128/256/512 (ResNet-18) or 256/512/1024/2048 (ResNet-50)."""
 
     strides = (4, 8, 16, 32)
@@ -33,23 +35,8 @@ class ResNetBackbone(nn.Module):
         self.norm_eval = norm_eval
         self._freeze()
 
-    def _freeze(self) -> None:
-        if self.frozen_stages < 0:
-            return
-        frozen = [self.conv1, self.bn1] + [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
-        for m in frozen:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad_(False)
-
-    def train(self, mode: bool = True) -> "ResNetBackbone":
-        super().train(mode)
-        self._freeze()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    m.eval()
-        return self
+    def frozen_modules(self) -> list[nn.Module]:
+        return [self.conv1, self.bn1] + [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
