@@ -39,6 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone-weights", metavar="PATH", help="ImageNet backbone weights file, or 'package'")
     p.add_argument("--max-steps", type=int, metavar="N", help="stop after N optimizer steps in total (smoke runs)")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+    p.add_argument("--init", metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights (same model; optimizer and schedule start fresh)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one config value (YAML syntax), e.g. --set train.lr=0.01; repeatable")
     p.add_argument("--cache-mb", type=int, default=2048, help="memory for decoded training images (default 2048)")
@@ -160,7 +162,7 @@ def _resolve_data(args: argparse.Namespace) -> tuple[list, list, list[str]]:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from sspnet.training.fit import TrainOptions, fit
+    from sspnet.training.fit import InitWeightsError, TrainOptions, fit
 
     for flag in ("epochs", "batch", "max_steps", "workers"):
         v = getattr(args, flag)
@@ -173,6 +175,10 @@ def run(args: argparse.Namespace) -> int:
         raise _fail("--device cuda: no CUDA device is visible to PyTorch (use --device cpu)")
     if args.backbone_weights and args.backbone_weights != "package" and not Path(args.backbone_weights).is_file():
         raise _fail(f"--backbone-weights {args.backbone_weights}: file not found (or pass 'package')")
+    if args.init and args.resume:
+        raise _fail("--init starts a new run from a checkpoint's weights; --resume continues one: pass only one")
+    if args.init and not Path(args.init).is_file():
+        raise _fail(f"--init {args.init}: checkpoint not found")
     out_dir = Path(args.out)
     cfg = _resolve_config(args, out_dir)
     workers = args.workers if args.workers is not None else (0 if device == "cpu" else cfg.train.workers)
@@ -196,8 +202,12 @@ def run(args: argparse.Namespace) -> int:
               f"flip {t.flip}, photometric {t.photometric}, crops/image {t.crops_per_image or 'auto'}\n"
               f"  input    {cfg.input.width}x{cfg.input.height} tiles, scale {cfg.input.scale}, "
               f"overlap {cfg.input.overlap}\n"
-              f"  backbone weights {cfg.model.backbone_weights or '(none: from scratch)'}\n" + "\n".join(data_lines),
+              f"  backbone weights {cfg.model.backbone_weights or '(none: from scratch)'}"
+              + (f", then all weights from {args.init}" if args.init else "") + "\n" + "\n".join(data_lines),
               flush=True)
     opts = TrainOptions(cfg=cfg, train_records=train, val_records=val, out_dir=out_dir, device=device,
-                        resume=args.resume, max_steps=args.max_steps, workers=workers, cache_mb=args.cache_mb)
-    return fit(opts)
+                        resume=args.resume, init=args.init, max_steps=args.max_steps, workers=workers, cache_mb=args.cache_mb)
+    try:
+        return fit(opts)
+    except InitWeightsError as e:
+        raise _fail(str(e)) from None

@@ -34,6 +34,7 @@ class TrainOptions:
     val_records: list = field(default_factory=list)
     device: str = "cpu"                 # cpu | cuda
     resume: bool = False
+    init: str | None = None             # checkpoint whose weights start a new run (fine-tuning)
     max_steps: int | None = None        # stop after this many optimizer steps in total (smoke runs)
     workers: int = 0
     cache_mb: int = 2048
@@ -70,6 +71,21 @@ def _apply_optim_config(optimizer, scheduler, t) -> None:
     scheduler._last_lr = [g["lr"] for g in optimizer.param_groups]
 
 
+class InitWeightsError(ValueError):
+    """The --init checkpoint does not fit the model of this run's config."""
+
+
+def init_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Load every weight of ``model`` from the checkpoint ``path`` (FP16 shipped checkpoints included)."""
+    state = read_checkpoint(path)["model"]
+    own = model.state_dict()
+    mismatch = sorted(set(own) ^ set(state)) + [k for k in own if k in state and own[k].shape != state[k].shape]
+    if mismatch:
+        raise InitWeightsError(f"--init {path}: its weights do not fit this config's model (first differences: "
+                         f"{mismatch[:3]}); use a checkpoint of the same model config")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+
+
 def fit(opts: TrainOptions) -> int:
     """Train as described by ``opts``; returns the process exit code."""
     from sspnet.training.build import build_criterion, build_model
@@ -98,6 +114,8 @@ def fit(opts: TrainOptions) -> int:
     scaler = torch.amp.GradScaler("cuda", enabled=bool(t.amp and device.type == "cuda"))
 
     state, ckpt = RunState(), None
+    if opts.init and not opts.resume:
+        init_weights(model, opts.init)
     if opts.resume:
         ckpt = read_checkpoint(last_pt)
         model.load_state_dict(ckpt["model"])

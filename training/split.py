@@ -2,7 +2,7 @@
 
 A split file is JSON written by ``group_split``::
 
-    {"source": "tinyperson-rpi-dev/manifest.csv", "column": "group",
+    {"source": ["tinyperson-rpi-dev/manifest.csv", "tinyperson-rpi-extra/manifest.csv"], "column": "group",
      "rule": "groups sorted by name; group i goes to val when i % 4 == 0",
      "groups": {"train": [...], "val": [...]},
      "files": {"train": [...], "val": [...]}}
@@ -22,25 +22,36 @@ from sspnet.data.record import ImageRecord
 PARTS = ("train", "val")
 
 
-def group_split(manifest_csv: str | Path, val_every: int = 4, val_offset: int = 0,
+def group_split(manifest_csvs, val_every: int = 4, val_offset: int = 0, val_groups=None,
                 file_column: str = "file", group_column: str = "group") -> dict:
-    """Deterministic split: sort the distinct groups by name; group i is validation when i % val_every == val_offset.
+    """Deterministic split of one or more manifests (folders whose frames share groups are split together).
 
-    For tinyperson-rpi-dev (16 groups) that gives 12 train / 4 val groups.
+    With ``val_groups`` those groups are validation; otherwise sort the distinct groups by name and group i is
+    validation when i % val_every == val_offset.
     """
-    manifest_csv = Path(manifest_csv)
-    with open(manifest_csv, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for col in (file_column, group_column):
-        if rows and col not in rows[0]:
-            raise ValueError(f"{manifest_csv}: no column '{col}' (columns: {', '.join(rows[0])})")
+    paths = [Path(manifest_csvs)] if isinstance(manifest_csvs, (str, Path)) else [Path(m) for m in manifest_csvs]
+    rows = []
+    for manifest_csv in paths:
+        with open(manifest_csv, newline="") as f:
+            part = list(csv.DictReader(f))
+        for col in (file_column, group_column):
+            if part and col not in part[0]:
+                raise ValueError(f"{manifest_csv}: no column '{col}' (columns: {', '.join(part[0])})")
+        rows += part
     groups = sorted({r[group_column] for r in rows})
-    val_groups = [g for i, g in enumerate(groups) if i % val_every == val_offset]
-    part_of = {g: ("val" if g in val_groups else "train") for g in groups}
+    if val_groups is not None:
+        unknown = sorted(set(val_groups) - set(groups))
+        if unknown:
+            raise ValueError(f"val groups {unknown} are in none of {', '.join(map(str, paths))}")
+        chosen, rule = set(val_groups), "validation groups listed in 'groups.val'; every other group trains"
+    else:
+        chosen = {g for i, g in enumerate(groups) if i % val_every == val_offset}
+        rule = f"groups sorted by name; group i goes to val when i % {val_every} == {val_offset}"
+    part_of = {g: ("val" if g in chosen else "train") for g in groups}
     return {
-        "source": f"{manifest_csv.parent.name}/{manifest_csv.name}",
+        "source": [f"{m.parent.name}/{m.name}" for m in paths],
         "column": group_column,
-        "rule": f"groups sorted by name; group i goes to val when i % {val_every} == {val_offset}",
+        "rule": rule,
         "groups": {p: [g for g in groups if part_of[g] == p] for p in PARTS},
         "files": {p: sorted(r[file_column] for r in rows if part_of[r[group_column]] == p) for p in PARTS},
     }

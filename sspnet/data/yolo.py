@@ -4,10 +4,16 @@ Label lines are normalised to 0–1 and come in two forms: the box ``class cx cy
 ``class x1 y1 x2 y2 ... xn yn`` (e.g. Roboflow's ``0 x1 y1 ... x4 y4 x1 y1``), whose box is the points' min/max.
 With ``flat_ignore`` a box whose pixels are one flat colour (TinyPerson's blanked ignore regions, see
 ``flat_fill.py``) becomes an ignore region; ``flags['flat_fill']`` is not kept because such boxes leave the positives.
+
+In a polygon export (any polygon line in the dataset) a line of only four numbers after the class whose box starts
+at the left edge is a broken label, not a box: Roboflow's TinyPerson export writes some persons as strips from
+x = 0 to the person (``0 cx cy w h`` with cx = w/2, 1–15 px tall). Each such line becomes an ignore region, so the person it hides
+is neither a positive nor a false positive; ``read_yolo`` warns once with the count.
 """
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +26,7 @@ from sspnet.data.record import ImageRecord
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 SPLIT_KEYS = ("train", "val", "test")
+STRIP_LEFT_EDGE = 1e-3  # normalised x where a broken strip label starts (0 up to rounding)
 NORM_SLACK = 0.01  # normalised coordinates may overshoot 0..1 by this much (rounding in exporters)
 
 
@@ -53,9 +60,9 @@ def parse_yolo_line(text: str, where: str) -> tuple[int, np.ndarray]:
     return cls, box
 
 
-def read_label_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(class ids [N], normalised boxes xyxy [N, 4]); a missing file means an image without persons."""
-    classes, boxes = [], []
+def read_label_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(class ids [N], normalised boxes xyxy [N, 4], polygon line? [N] bool); no file = an image without persons."""
+    classes, boxes, polygon = [], [], []
     if path.is_file():
         with open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
@@ -63,7 +70,9 @@ def read_label_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
                     c, b = parse_yolo_line(line.strip(), f"{path}:{lineno}")
                     classes.append(c)
                     boxes.append(b)
-    return np.asarray(classes, np.int64), np.asarray(boxes, np.float64).reshape(-1, 4)
+                    polygon.append(len(line.split()) > 5)
+    return (np.asarray(classes, np.int64), np.asarray(boxes, np.float64).reshape(-1, 4),
+            np.asarray(polygon, bool))
 
 
 def labels_dir_for(images_dir: Path) -> Path:
@@ -129,7 +138,7 @@ def read_yolo(path: str | Path, *, flat_ignore: bool = True, split: str | None =
         raise ValueError(f"{path}: not a YOLO dataset (expected a folder with images/ and labels/, or a data.yaml)")
     keep = person_class_ids(names, str(path))
 
-    records: list[ImageRecord] = []
+    labelled = []   # (image path, path relative to root, classes, boxes, polygon?) before deciding the line form
     for images_dir in image_dirs:
         labels_dir = labels_dir_for(images_dir.resolve())
         images = sorted(p for p in images_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
@@ -140,21 +149,35 @@ def read_yolo(path: str | Path, *, flat_ignore: bool = True, split: str | None =
                 raise FileNotFoundError(f"{images_dir / rel}.jpg: image for label file {label} not found")
         for image_path in images:
             rel = image_path.relative_to(images_dir)
-            classes, boxes_norm = read_label_file(labels_dir / rel.with_suffix(".txt"))
+            classes, boxes_norm, polygon = read_label_file(labels_dir / rel.with_suffix(".txt"))
             if keep is not None:
-                boxes_norm = boxes_norm[np.isin(classes, list(keep))]
-            img = None
-            if flat_ignore and len(boxes_norm):
-                import cv2
-                img = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-                if img is None:
-                    raise FileNotFoundError(f"{image_path}: not a readable image")
-                w, h = img.shape[1], img.shape[0]
-            else:
-                w, h = image_size(image_path)
-            boxes = (boxes_norm * [w, h, w, h]).clip(0, [w, h, w, h]).astype(np.float32)  # [N, 4] xyxy px
-            flat = flat_fill_mask(img, boxes) if img is not None else np.zeros(len(boxes), bool)
-            records.append(ImageRecord(image_path=str(image_path), width=w, height=h, image_id=len(records) + 1,
-                                       file_name=str(image_path.relative_to(root)) if image_path.is_relative_to(root)
-                                       else str(image_path), boxes_xyxy=boxes[~flat], ignore_xyxy=boxes[flat]))
+                sel = np.isin(classes, list(keep))
+                boxes_norm, polygon = boxes_norm[sel], polygon[sel]
+            labelled.append((image_path, boxes_norm, polygon))
+    polygon_export = any(poly.any() for _, _, poly in labelled)
+    broken_of = {str(img): (~poly) & (boxes[:, 0] < STRIP_LEFT_EDGE) if polygon_export else np.zeros(len(poly), bool)
+                 for img, boxes, poly in labelled}
+    broken = sum(int(b.sum()) for b in broken_of.values())
+    if broken:
+        print(f"warning: {path}: {broken} label line(s) with 4 numbers in a polygon export are broken strips; "
+              f"read as ignore regions", file=sys.stderr)
+
+    records: list[ImageRecord] = []
+    for image_path, boxes_norm, polygon in labelled:
+        img = None
+        if flat_ignore and len(boxes_norm):
+            import cv2
+            img = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+            if img is None:
+                raise FileNotFoundError(f"{image_path}: not a readable image")
+            w, h = img.shape[1], img.shape[0]
+        else:
+            w, h = image_size(image_path)
+        boxes = (boxes_norm * [w, h, w, h]).clip(0, [w, h, w, h]).astype(np.float32)  # [N, 4] xyxy px
+        ignore = broken_of[str(image_path)].copy()
+        if img is not None:
+            ignore |= flat_fill_mask(img, boxes)
+        records.append(ImageRecord(image_path=str(image_path), width=w, height=h, image_id=len(records) + 1,
+                                   file_name=str(image_path.relative_to(root)) if image_path.is_relative_to(root)
+                                   else str(image_path), boxes_xyxy=boxes[~ignore], ignore_xyxy=boxes[ignore]))
     return records

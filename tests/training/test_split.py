@@ -8,7 +8,8 @@ from sspnet.data.record import ImageRecord
 from sspnet.training.split import covers, group_split, read_split, select_records
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV = Path("/work/shared/data/tinyperson-rpi-dev/manifest.csv")
+DATA = ROOT.parent / "shared" / "data"          # the shared folder next to the repository, on dev machines only
+MANIFESTS = [DATA / "tinyperson-rpi-dev" / "manifest.csv", DATA / "tinyperson-rpi-extra" / "manifest.csv"]
 
 
 def _rec(name):
@@ -53,9 +54,24 @@ def test_read_split_errors(tmp_path):
         read_split(tmp_path / "missing.json")
 
 
-@pytest.mark.skipif(not DEV.is_file(), reason="tinyperson-rpi-dev is not on this machine")
-def test_committed_dev_split_is_the_rule_applied_to_the_manifest():
+def test_val_groups_split_several_manifests_together(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "manifest.csv").write_text("file,group\nx1.jpg,x\ny1.jpg,y\n")
+    (b / "manifest.csv").write_text("file,group\nx2.jpg,x\nz1.jpg,z\n")
+    s = group_split([a / "manifest.csv", b / "manifest.csv"], val_groups=["x"])
+    assert s["files"] == {"train": ["y1.jpg", "z1.jpg"], "val": ["x1.jpg", "x2.jpg"]}
+    with pytest.raises(ValueError, match="none of"):
+        group_split([a / "manifest.csv"], val_groups=["nope"])
+
+
+@pytest.mark.skipif(not all(m.is_file() for m in MANIFESTS), reason="../shared/data is not next to this checkout")
+def test_committed_split_is_the_rule_applied_to_both_manifests():
+    import csv
     committed = read_split(ROOT / "configs" / "splits" / "tinyperson-rpi-dev.json")
-    assert committed == json.loads(json.dumps(group_split(DEV)))
-    assert len(committed["groups"]["train"]) == 12 and len(committed["groups"]["val"]) == 4
+    assert committed == json.loads(json.dumps(group_split(MANIFESTS, val_groups=committed["groups"]["val"])))
     assert not set(committed["files"]["train"]) & set(committed["files"]["val"])
+    rows = [r for m in MANIFESTS for r in csv.DictReader(open(m, newline=""))]
+    val = [r for r in rows if r["group"] in set(committed["groups"]["val"])]
+    # issue #11: validation is whole groups, at least 60 frames and 3,000 persons
+    assert len(val) >= 60 and sum(int(r["n_boxes"]) for r in val) >= 3000
