@@ -2,10 +2,10 @@
 
 Every tile comes out of ``sspnet.preprocess.frame_to_tiles`` with the ONNX manifest's ``Preprocess`` (resize by
 ``scale``, 640×512 tiles with overlap, colour order, mean/std) — the one pre-processing function of the runtime, so
-calibration cannot drift from inference (deployment-notes §3 B). ``count`` tiles are spread evenly over all tiles of
-all images (deterministic: sorted files, no randomness). The set is identified by a hash of the image bytes of the
-images it uses (and the sub-image corners, for tiled datasets); the calibration cache key adds the pre-processing
-digest and the ONNX sha256 (``cache_key``).
+calibration cannot drift from inference (a mismatch is a common cause of broken INT8 models). ``count`` tiles are
+spread evenly over all tiles of all images (deterministic: sorted files, no randomness). The set is identified by a
+hash of the image bytes of the images it uses (and the sub-image corners, for tiled datasets); the calibration cache
+key adds the pre-processing digest and the ONNX sha256 (``cache_key``).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from sspnet.preprocess import Preprocess, frame_to_tiles
 from sspnet.tiling import tile_layout
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-FEW_TILES = 300     # below this, warn (small calibration sets give poor entropy histograms: notes §3 B)
+FEW_TILES = 300     # below this, warn: small calibration sets give poor entropy histograms
 
 
 @dataclass(frozen=True)

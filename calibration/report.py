@@ -15,7 +15,7 @@ def report_paths(out: str | Path) -> tuple[Path, Path]:
 
 
 def manifest_section(report: dict) -> dict:
-    """The manifest's ``calibration`` fields (CONTRACT): method, count, hashes, excluded nodes, caches, gate."""
+    """The manifest's ``calibration`` fields: method, count, hashes, excluded nodes, caches, gate."""
     keys = ("method", "count", "target", "images", "hash", "onnx_sha256", "preprocess_digest", "images_sha256",
             "excluded_nodes", "quantization", "ranges_cache", "trt_cache", "source", "onnxruntime")
     section = {k: report.get(k) for k in keys}

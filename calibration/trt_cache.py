@@ -1,6 +1,6 @@
 """TensorRT calibration cache (implicit INT8, TensorRT ≤ 10; DeepStream ``int8-calib-file``; trtexec ``--calib``).
 
-Format (deployment-notes §5): ASCII; line 1 ``TRT-<NV_TENSORRT_VERSION>-<algorithm>``, e.g.
+Format (what TensorRT's IInt8 calibrators read and write): ASCII; line 1 ``TRT-<NV_TENSORRT_VERSION>-<algorithm>``, e.g.
 ``TRT-100300-EntropyCalibration2``; then one ``<tensor name>: <8 hex digits>`` line per tensor, the hex being the
 big-endian IEEE-754 float32 **scale**, scale = amax / 127 (symmetric int8). Tensor names are the FP32 ONNX's (the
 exporter's stable names), so the cache fits the ONNX it was calibrated on and nothing else.

@@ -9,9 +9,8 @@ Runtime outputs against PyTorch's. A parity failure is an error and no artifact 
 from __future__ import annotations
 
 import dataclasses
-import os
+import io
 import re
-import tempfile
 from pathlib import Path
 
 from sspnet.manifest import atomic_write_bytes, write_manifest
@@ -74,13 +73,13 @@ def trace_to_onnx(wrapper, input_wh: tuple[int, int], batch: int | None, opset: 
     w, h = input_wh
     dummy = torch.zeros(batch or 2, 3, h, w)
     dynamic = {INPUT_NAME: {0: "N"}, OUTPUT_NAMES[0]: {0: "N"}, OUTPUT_NAMES[1]: {0: "N"}} if batch is None else None
-    with tempfile.TemporaryDirectory(prefix="sspnet-export-") as tmp:
-        raw_path = os.path.join(tmp, "traced.onnx")
-        with torch.no_grad():
-            torch.onnx.export(wrapper, (dummy,), raw_path, dynamo=False, opset_version=opset,
-                              input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
-                              do_constant_folding=True)
-        model = onnx.load(raw_path)
+    # into memory, not a file: the tracer then cannot write an external-data side file anywhere (a graph over 2 GB
+    # fails here instead of leaving one next to the output or in the working directory)
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(wrapper, (dummy,), buf, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
+                          output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic, do_constant_folding=True)
+    model = onnx.load_from_string(buf.getvalue())
     onnx.checker.check_model(model)
     model = onnxslim.slim(model)
     if model is None:
@@ -118,7 +117,7 @@ def versions() -> dict:
 
 
 def onnx_manifest_fields(cfg, head: str, input_wh: tuple[int, int], batch: int | None, artifact: str) -> dict:
-    """The CONTRACT's model-artifact fields for an ONNX of ``cfg`` exported at ``input_wh``."""
+    """The manifest fields every model artifact carries, for an ONNX of ``cfg`` exported at ``input_wh``."""
     w, h = input_wh
     pre = dataclasses.replace(cfg.preprocess(), input_w=w, input_h=h)
     m = cfg.model

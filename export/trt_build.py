@@ -23,7 +23,7 @@ from sspnet.manifest import atomic_write_bytes, sha256_file, write_manifest
 from sspnet.runtime.gpu import open_gpu
 
 JETSON_HINT = ("on Jetson, builds are killed when memory runs out: try --workspace 256..1024, add a 4 GB swapfile, "
-               "stop the desktop (deployment-notes §3F)")
+               "disable zram or stop the desktop")
 
 
 class BuildError(RuntimeError):

@@ -16,7 +16,7 @@ from sspnet.manifest import manifest_path, read_manifest, sha256_file
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_BATCH = (1, 8, 16)      # tiles per call: a 1080p frame at scale 1 is 12 tiles of 640x512
 QUANT_OPS = {"QuantizeLinear", "DequantizeLinear"}
-# calibration-cache header algorithm → TensorRT calibrator class (deployment-notes §5)
+# calibration-cache header algorithm (line 1: TRT-<version>-<algorithm>) → the TensorRT calibrator class that reads it
 CALIBRATORS = {"EntropyCalibration2": "IInt8EntropyCalibrator2", "MinMaxCalibration": "IInt8MinMaxCalibrator",
                "EntropyCalibration": "IInt8EntropyCalibrator"}
 

@@ -1,7 +1,7 @@
 """What each TensorRT version offers: one feature table for 8.5/8.6, 10.x and 11.x, a version parser, and detection
 from an installed ``tensorrt`` module (the table, corrected by probing the module: never assume, look).
 
-Facts (deployment-notes.md §0, §5; TensorRT migration guides 8.x→10.x and 10.x→11.x):
+Facts (TensorRT migration guides 8.x→10.x and 10.x→11.x, TensorRT changelog):
 - 8.5 added the name-based I/O API (``num_io_tensors``, ``set_tensor_address``, ``set_input_shape``,
   ``execute_async_v3``); the binding API and ``execute_async_v2`` were removed in 10.0.
 - Implicit INT8 (``IInt8*Calibrator``, ``config.int8_calibrator``) is deprecated from 10.1 and removed in 11.0,

@@ -14,7 +14,8 @@ from pathlib import Path
 TEGRA_RELEASE = "/etc/nv_tegra_release"
 # L4T major → JetPack major (R32: JetPack 4, R35: 5, R36: 6, R38: 7)
 L4T_TO_JETPACK = {32: "4", 34: "5", 35: "5", 36: "6", 38: "7"}
-# keys the engine manifest copies from its ONNX's manifest (CONTRACT.md "Manifest")
+# keys the engine manifest copies from its ONNX's manifest: an engine alone then says what model it holds, how to
+# feed it, how to read its outputs and how it was quantized
 COPIED_KEYS = ("model", "input", "preprocess", "postprocess", "outputs", "output_names", "classes", "calibration")
 
 

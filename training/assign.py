@@ -1,4 +1,4 @@
-"""Target assignment, pure and without gradients: FoveaBox cell targets (spec §2.3) and attention-map targets (§2.1).
+"""Target assignment, pure and without gradients: FoveaBox cell targets and attention-map targets.
 
 Boxes are xyxy in input pixels. Cell (i, j) of a level with stride s has its centre at ((j+0.5)·s, (i+0.5)·s), the
 same points the core's ``sspnet.postprocess.fovea_points`` decodes from.

@@ -1,9 +1,9 @@
-"""The paper's photometric augmentations (spec §4, Albumentations pipeline of the official repo) in numpy + OpenCV.
+"""The paper's photometric augmentations (the official repo's Albumentations pipeline) in numpy + OpenCV.
 
 Each transform takes an HWC uint8 BGR crop and a ``numpy.random.Generator`` and returns a new uint8 crop, so a
 crop is a pure function of its seed (the resume test relies on that). The geometric ``ShiftScaleRotate`` of the
 official pipeline is left out on purpose: random crops already shift, and rotating axis-aligned boxes by 45° inflates
-them (spec §4); horizontal flips live in ``training/data.py`` because they move the boxes.
+them; horizontal flips live in ``training/data.py`` because they move the boxes.
 
 Probabilities and ranges, in the official order:
 

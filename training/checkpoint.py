@@ -47,7 +47,7 @@ def set_rng_state(state: dict) -> None:
 
 
 def manifest_fields(cfg: Config, training: dict | None = None) -> dict:
-    """The model-artifact manifest fields of the CONTRACT for a checkpoint of ``cfg``."""
+    """The manifest fields every model artifact carries, for a checkpoint of ``cfg``."""
     m = cfg.model
     fields = {
         "artifact": "checkpoint",

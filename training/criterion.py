@@ -66,7 +66,7 @@ class FoveaCriterion:
 
 
 class FasterRCNNCriterion:
-    """Faster R-CNN losses (spec §2.2) plus the attention losses.
+    """Faster R-CNN losses (RPN and R-CNN, as in the paper's config) plus the attention losses.
 
     RPN: MaxIoU 0.7 / 0.3 (low-quality matches ≥ 0.3), 256 samples, half positive, negatives by the weighted
     negative sampler (``wns``) or uniformly; sigmoid BCE and L1 on deltas (stds 1), both / #samples.

@@ -1,5 +1,5 @@
-"""Loss functions (pure tensor maths, on-device, any batch size): attention BCE + Dice with OHEM (spec §2.1),
-sigmoid focal loss and SmoothL1 (FoveaBox, §2.3), L1 (Faster R-CNN, §2.2).
+"""Loss functions (pure tensor maths, on-device, any batch size): attention BCE + Dice with OHEM,
+sigmoid focal loss and SmoothL1 (FoveaBox), L1 (Faster R-CNN).
 """
 from __future__ import annotations
 

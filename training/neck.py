@@ -1,4 +1,5 @@
-"""Necks: SSFPN (FPN + CAM + SEM + SSM, spec §1.2) and a plain FPN with the same interface.
+"""Necks: SSFPN (FPN + context attention, scale enhancement and scale selection modules: CAM, SEM, SSM) and a
+plain FPN with the same interface.
 
 Both take [C2, C3, C4, C5] and return ``(pyramid, attn)``: pyramid = [P2, P3, P4, P5] (+ P6 by stride-2
 subsampling of P5 when ``extra_level``), attn = [A0, A1, A2, A3] probabilities at strides 4/8/16/32 (empty for FPN).
@@ -64,7 +65,7 @@ class CAM(nn.Module):
 
 
 class SSFPN(nn.Module):
-    """Scale Selection Pyramid Network neck (spec §1.2).
+    """Scale Selection Pyramid Network neck.
 
     L_k = Conv1x1(C_k); A = CAM(L); SEM: L̃_k = (1 + A_k)·L_k; SSM: M_3 = L̃_3, M_{k-1} = L̃_{k-1} + A_{k-1}·Up(A_k)·Up(M_k);
     P_k = (1 + A_k)·Conv3x3(M_k); P6 = P5[:, :, ::2, ::2] (MaxPool k1 s2) when ``extra_level``.

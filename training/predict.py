@@ -15,7 +15,7 @@ from sspnet.postprocess import decode_fovea, fovea_points
 
 
 def checkpoint_manifest(cfg: Config, artifact: str = "checkpoint") -> dict:
-    """The manifest fields every model artifact carries (CONTRACT), for a model built from ``cfg``."""
+    """The manifest fields every model artifact carries, for a model built from ``cfg``."""
     m, i = cfg.model, cfg.input
     return {"artifact": artifact,
             "model": {"name": m.name, "backbone": m.backbone, "neck": m.neck, "head": m.head},

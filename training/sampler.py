@@ -1,4 +1,4 @@
-"""Positive/negative sampling of training candidates (anchors or proposals), spec §2.2 and §3.
+"""Positive/negative sampling of training candidates (anchors or proposals) for the Faster R-CNN head.
 
 The RPN draws its negatives with the weighted negative sampler (ICNegSampler): weights exp(0.6·IoF_gt), where
 IoF_gt = max over GTs of intersection / area(GT) — how much of a person the anchor covers — so negatives that

@@ -1,5 +1,5 @@
-"""SGD with linear warm-up and step decay (spec §4: lr 0.002, momentum 0.9, wd 1e-4, warm-up 500 iterations from
-0.001·lr, ×0.1 at epochs 8 and 11 of 12). The scheduler is stepped once per iteration."""
+"""SGD with linear warm-up and step decay (the paper's config: lr 0.002, momentum 0.9, wd 1e-4, warm-up 500
+iterations from 0.001·lr, ×0.1 at epochs 8 and 11 of 12). The scheduler is stepped once per iteration."""
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,4 @@
-"""Tile a dataset into fixed-size sub-images (TinyPerson corner records) with the §6.3 keep rule.
+"""Tile a dataset into fixed-size sub-images (TinyPerson corner records) with TinyBenchmark's box keep rule.
 
 Each image is covered by ``sspnet.tiling.tile_layout`` (last tile shifted inside the frame). A person box goes to a
 tile when sqrt(clipped area / original area) >= keep_ratio and is clipped to it; otherwise it is dropped from that

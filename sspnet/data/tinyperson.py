@@ -1,4 +1,4 @@
-"""TinyPerson JSON: COCO-like with per-box flags and corner sub-images (spec §6.2).
+"""TinyPerson JSON (TinyBenchmark's annotation files): COCO-like with per-box flags and corner sub-images.
 
 Reading: ``ignore``, ``iscrowd`` and ``uncertain`` boxes → ignore regions (the benchmark's ignore_uncertain=True);
 ``logo`` and ``in_dense_image`` stay positives and are kept as per-box flags. An image with ``corner`` [x1,y1,x2,y2]

@@ -1,4 +1,4 @@
-"""TinyPerson AP (spec §6.4): COCO 101-point interpolated AP per IoU threshold and size range.
+"""TinyPerson AP: COCO 101-point interpolated AP per IoU threshold and size range.
 
 Protocol (TinyBenchmark ``cocoeval`` 'tiny' with ignore_uncertain and use_iod_for_ignore):
 - size = sqrt(w*h); a positive GT outside the range is ignored for that range; ignore regions are always ignored.

@@ -1,4 +1,4 @@
-"""TinyPerson log-average miss rate (spec §6.5), after the CityPersons/TinyBenchmark ``eval_MR_multisetup``.
+"""TinyPerson log-average miss rate, after the CityPersons/TinyBenchmark ``eval_MR_multisetup``.
 
 - the 1000 highest-scoring detections per image, then per size range only those with size in
   [lo / 1.25, hi * 1.25) (expFilter); GT positives outside [lo, hi] and ignore regions are ignored GTs;

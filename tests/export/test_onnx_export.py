@@ -75,6 +75,18 @@ def test_names_are_stable_and_meaningful(tmp_path: Path, edge_dyn: Path):
     assert [list(n.output) for n in a.node] == [list(n.output) for n in b.node]
 
 
+def test_export_writes_only_the_onnx_and_its_manifest(tmp_path: Path, monkeypatch):
+    # an external-data side file (<uuid>.data) once leaked into the repository root, the exporter's cwd
+    cwd, out_dir = tmp_path / "cwd", tmp_path / "out"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    path = export_edge(out_dir / "edge.onnx", batch=1)
+    assert list(cwd.iterdir()) == []
+    assert sorted(p.name for p in out_dir.iterdir()) == ["edge.onnx", "edge.onnx.json"]
+    assert not [t.name for t in onnx.load(str(path), load_external_data=False).graph.initializer
+                if t.data_location == onnx.TensorProto.EXTERNAL]
+
+
 def test_fixed_batch_export_runs_through_runtime_backend(tmp_path: Path, frames_dir: Path):
     from sspnet.runtime.backends import open_backend
     path = export_edge(tmp_path / "edge_b2.onnx", batch=2, parity_images=str(frames_dir))

@@ -9,10 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tiny_model, streamkit, rtsp_fixture
 
-from streamkit import RtspServerProcess, free_port, gi_reason  # noqa: E402
+from streamkit import RtspServerProcess, free_port  # noqa: E402
 from tiny_model import make_tiny_model  # noqa: E402
-
-GI_REASON = gi_reason()
 
 
 @pytest.fixture(scope="session")
@@ -24,19 +22,15 @@ def models(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
-def clip(tmp_path_factory) -> tuple:
+def clip(tmp_path_factory, gstreamer) -> tuple:
     """(mp4, ground-truth json, frame count): 2 s at 10 fps, 320x240, H.264."""
-    if GI_REASON:
-        pytest.skip(GI_REASON)
     from sspnet.synth import render_video
     mp4, gt = render_video(tmp_path_factory.mktemp("clip"), 2.0, 10.0, (320, 240), seed=1)
     return mp4, gt, 20
 
 
 @pytest.fixture
-def rtsp_server():
-    if GI_REASON:
-        pytest.skip(GI_REASON)
+def rtsp_server(gstreamer):
     server = RtspServerProcess(free_port())
     server.start()
     yield server

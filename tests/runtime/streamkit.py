@@ -16,21 +16,6 @@ STREAM = ROOT / "runtime" / "stream.py"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
-def gi_reason() -> str | None:
-    """Why GStreamer tests cannot run here, or None."""
-    try:
-        import gi
-        gi.require_version("Gst", "1.0")
-        gi.require_version("GstRtspServer", "1.0")
-        from gi.repository import Gst, GstRtspServer  # noqa: F401
-    except (ImportError, ValueError) as e:
-        return f"GStreamer/PyGObject not importable: {e}"
-    Gst.init(None)
-    missing = [e for e in ("x264enc", "avdec_h264", "rtspsrc", "mp4mux", "videotestsrc")
-               if Gst.ElementFactory.find(e) is None]
-    return f"GStreamer elements missing: {missing}" if missing else None
-
-
 def run_stream(*args, timeout: float = 120) -> subprocess.CompletedProcess:
     """``python runtime/stream.py ARGS`` as a user runs it."""
     return subprocess.run([sys.executable, str(STREAM), *map(str, args)], capture_output=True, text=True,

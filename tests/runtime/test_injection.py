@@ -5,9 +5,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from streamkit import gi_reason, run_stream
+from streamkit import run_stream
 
-pytestmark = pytest.mark.skipif(gi_reason() is not None, reason=str(gi_reason()))
+pytestmark = pytest.mark.usefixtures("gstreamer")
 
 
 @pytest.mark.parametrize("template", ["file:///x ! filesink location={out}",

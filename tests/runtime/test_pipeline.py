@@ -7,7 +7,6 @@ import threading
 
 import numpy as np
 import pytest
-from streamkit import gi_reason
 
 from sspnet.postprocess import detect_frame
 from sspnet.runtime.backends import open_backend
@@ -17,7 +16,7 @@ from sspnet.runtime.sources import create_source, parse_source
 from sspnet.runtime.sources.base import Status
 from sspnet.runtime.stats import StreamStats
 
-pytestmark = pytest.mark.skipif(gi_reason() is not None, reason=str(gi_reason()))
+pytestmark = pytest.mark.usefixtures("gstreamer")
 
 
 class CountingBackend:

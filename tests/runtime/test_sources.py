@@ -5,12 +5,11 @@ import time
 
 import numpy as np
 import pytest
-from streamkit import gi_reason
 
 from sspnet.runtime.sources import create_source, parse_source
 from sspnet.runtime.sources.base import Status
 
-pytestmark = pytest.mark.skipif(gi_reason() is not None, reason=str(gi_reason()))
+pytestmark = pytest.mark.usefixtures("gstreamer")
 
 
 def read_all(src, timeout=5.0) -> tuple:

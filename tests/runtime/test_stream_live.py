@@ -6,9 +6,9 @@ import time
 
 import numpy as np
 import pytest
-from streamkit import gi_reason, read_jsonl, run_stream
+from streamkit import read_jsonl, run_stream
 
-pytestmark = pytest.mark.skipif(gi_reason() is not None, reason=str(gi_reason()))
+pytestmark = pytest.mark.usefixtures("gstreamer")
 
 
 def source_fps_faster_than(model) -> int:

@@ -6,9 +6,9 @@ import json
 import time
 
 import pytest
-from streamkit import free_port, gi_reason, read_jsonl, run_stream, start_stream, wait_for
+from streamkit import free_port, read_jsonl, run_stream, start_stream, wait_for
 
-pytestmark = pytest.mark.skipif(gi_reason() is not None, reason=str(gi_reason()))
+pytestmark = pytest.mark.usefixtures("gstreamer")
 
 
 def test_rtsp_stream_into_runtime_with_credentials_redacted(rtsp_server, models, tmp_path):

@@ -111,7 +111,7 @@ def test_vectorised_greedy_equals_sequential_loop():
 
 
 def _reference_ap(records, detections, t, lo, hi, max_dets=200):
-    """Per-image loops straight from the protocol text (spec §6.4)."""
+    """Per-image loops straight from the protocol text (TinyBenchmark's cocoeval 'tiny')."""
     rows, npig = [], 0
     for rec in sorted(records, key=lambda r: r.image_id):
         g = np.asarray(rec.boxes_xyxy, np.float64)

@@ -65,7 +65,7 @@ def test_empty_cases():
 
 
 def _reference_mr(records, detections, t, lo, hi, max_dets=1000):
-    """Per-image loops from the protocol text (spec §6.5)."""
+    """Per-image loops from the protocol text (TinyBenchmark's eval_MR_multisetup)."""
     rows, npig = [], 0
     for rec in sorted(records, key=lambda r: r.image_id):
         g = np.asarray(rec.boxes_xyxy, np.float64)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from sspnet.cli import main as sspnet_main
+from sspnet.data import load_dataset
 from sspnet.synth import Clip, render_dataset, render_image, render_video, size_stats
 from sspnet.synth.persons import (MAX_HEIGHT_PX, MIN_HEIGHT_PX, Person, draw_person, person_shapes,
                                   sample_heights_px)
@@ -14,14 +15,6 @@ from sspnet.synth.sprite import draw_shapes
 from sspnet.synth.world import World, render_view
 
 SIZE = (320, 256)
-
-
-def _gst_or_skip():
-    gi = pytest.importorskip("gi", reason="PyGObject not installed (the `stream` extra)", exc_type=ImportError)
-    try:
-        gi.require_version("Gst", "1.0")
-    except ValueError as e:
-        pytest.skip(f"GStreamer typelib missing: {e}")
 
 
 def _person(pose="standing", xy=(50.0, 40.0), height_px=12.0):
@@ -80,12 +73,9 @@ def test_pycocotools_reads_it_and_gt_as_detections_scores_ap_1(tmp_path):
 
 
 def test_dataset_loads_with_the_tinyperson_reader(tmp_path):
-    data = pytest.importorskip("sspnet.data")
-    if not hasattr(data, "load_dataset"):
-        pytest.skip("sspnet.data.load_dataset not written yet")
     path = render_dataset(tmp_path, 2, SIZE, seed=5)
     doc = json.loads(path.read_text())
-    records = data.load_dataset(path, fmt="tinyperson")
+    records = load_dataset(path, fmt="tinyperson")
     assert len(records) == 2
     assert sum(len(r.boxes_xyxy) for r in records) == len(doc["annotations"])
     assert records[0].load_image().shape == (SIZE[1], SIZE[0], 3)
@@ -123,8 +113,8 @@ def test_truncated_person_becomes_ignore_box():
     assert gone == []
 
 
+@pytest.mark.usefixtures("gstreamer")
 def test_video_frame_count_ground_truth_and_motion(tmp_path):
-    _gst_or_skip()
     from sspnet.synth.h264 import read_mp4_frames
     mp4, gt = render_video(tmp_path / "v", seconds=1.0, fps=5, size=SIZE, seed=2, scene_kind="beach")
     n_frames, frames = read_mp4_frames(mp4)
@@ -150,8 +140,8 @@ def test_video_frame_count_ground_truth_and_motion(tmp_path):
     assert gt.read_bytes() == gt2.read_bytes()
 
 
+@pytest.mark.usefixtures("gstreamer")
 def test_pipeline_strings_are_never_parsed(tmp_path):
-    _gst_or_skip()
     from sspnet.synth.h264 import H264Writer, read_mp4_frames
     path = tmp_path / "x.mp4 ! filesink location=evil.mp4"
     with H264Writer(path, (64, 48), 5) as w:
@@ -176,8 +166,8 @@ def test_cli_usage_errors_exit_2(tmp_path, args):
     assert e.value.code == 2
 
 
+@pytest.mark.usefixtures("gstreamer")
 def test_cli_video_only_writes_only_the_clip(tmp_path, capsys):
-    _gst_or_skip()
     out = tmp_path / "o"
     assert sspnet_main(["synth", "--out", str(out), "--images", "0", "--video", "0.4", "--fps", "5",
                         "--size", "160x128", "--seed", "1"]) == 0

@@ -1,5 +1,5 @@
-"""Target assignment: attention-map targets (spec §2.1 table, bilinear down-sampling), FoveaBox cells (§2.3),
-MaxIoU assignment (§2.2) — hand-computed cases and empty images."""
+"""Target assignment: attention-map targets (per-level ±1 by box size, bilinear down-sampling), FoveaBox cells,
+MaxIoU assignment — hand-computed cases and empty images."""
 import math
 
 import numpy as np
@@ -10,7 +10,8 @@ from sspnet.training.assign import attention_level_values, attention_targets, fo
 
 torch.set_num_threads(1)
 
-# √area (px) → expected sign on A0..A3, written out from the table in spec §2.1
+# √area s (px) → expected sign on A0..A3, by hand from the rule: A_k is +1 for 2^(k+2) < s < 2^(k+5), A0 also
+# below 4 px, A3 also above 32 px, -1 otherwise
 TABLE = {3: [1, -1, -1, -1], 6: [1, -1, -1, -1], 10: [1, 1, -1, -1], 20: [1, 1, 1, -1],
          40: [-1, 1, 1, 1], 100: [-1, -1, 1, 1]}
 

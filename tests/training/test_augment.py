@@ -29,8 +29,14 @@ def test_brightness_contrast_brightens_on_average():
 def test_channel_shuffle_permutes_channels():
     img = np.zeros((4, 4, 3), np.uint8)
     img[..., 0], img[..., 1], img[..., 2] = 10, 20, 30
-    out = augment.channel_shuffle(img, np.random.default_rng(1))
-    assert sorted(out[0, 0].tolist()) == [10, 20, 30]
+    orders = set()
+    for s in range(30):
+        out = augment.channel_shuffle(img, np.random.default_rng(s))
+        order = tuple(out[0, 0].tolist())
+        assert sorted(order) == [10, 20, 30] and (out == np.asarray(order, np.uint8)).all()  # whole planes move
+        orders.add(order)
+    # the identity alone would pass the checks above, so every one of the 6 orders must turn up
+    assert len(orders) == 6
 
 
 def test_rgb_shift_is_bounded():

@@ -1,4 +1,4 @@
-"""Weighted negative sampling (spec §3): negatives drawn ∝ exp(0.6·IoF_gt), checked with a chi-square test; the
+"""Weighted negative sampling: negatives drawn ∝ exp(0.6·IoF_gt), checked with a chi-square test; the
 uniform flag; positive/negative counts."""
 import math
 

@@ -1,4 +1,4 @@
-"""SGD + linear warm-up + step decay (spec §4) as a per-iteration LambdaLR."""
+"""SGD + linear warm-up + step decay (the paper's schedule) as a per-iteration LambdaLR."""
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
-"""What both backbones share: frozen early stages and frozen BatchNorm statistics (spec §1.1), kept through train()."""
+"""What both backbones share: frozen early stages and frozen BatchNorm statistics (the paper uses frozen_stages=1,
+norm_eval=True), kept through train()."""
 from __future__ import annotations
 
 from torch import nn

@@ -1,6 +1,6 @@
 """ResNet-18/50 feature extractor on torchvision's definitions: C2..C5 at strides 4/8/16/32.
 
-As in the paper (spec §1.1): the stem and the first ``frozen_stages`` stages are frozen, and with ``norm_eval`` every
+As in the paper's config: the stem and the first ``frozen_stages`` stages are frozen, and with ``norm_eval`` every
 BatchNorm stays in eval mode (running statistics frozen; affine parameters of unfrozen stages trainable).
 ImageNet weights come from a local torchvision checkpoint file, never from the network.
 """

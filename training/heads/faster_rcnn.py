@@ -1,5 +1,6 @@
-"""Faster R-CNN head (spec §1.3a): RPN on P2-P6 with the paper's anchors, proposals by per-level NMS, multi-level
-RoIAlign 7×7 (P2-P5, mmdet's level mapping) and a 2-FC box head (person vs background, class-specific deltas).
+"""Faster R-CNN head (the paper's anchor-based variant): RPN on P2-P6 with the paper's anchors, proposals by
+per-level NMS, multi-level RoIAlign 7×7 (P2-P5, mmdet's level mapping) and a 2-FC box head (person vs background,
+class-specific deltas).
 
 ``forward`` has no targets: it always returns the RPN maps, the proposals it kept (no gradient) and the box head's
 outputs for every proposal. The criterion assigns and samples proposals afterwards (RoI losses on the sampled

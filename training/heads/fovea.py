@@ -1,5 +1,5 @@
-"""FoveaBox head (spec §1.3b): conv towers applied to every pyramid level, 1-channel class logits and 4-channel
-log-space (l, t, r, b) distances in units of the level's base edge.
+"""FoveaBox head (the paper's anchor-free variant): conv towers applied to every pyramid level, 1-channel class
+logits and 4-channel log-space (l, t, r, b) distances in units of the level's base edge.
 """
 from __future__ import annotations
 
