@@ -18,6 +18,7 @@ from sspnet.calibration.data import cache_key, calibration_set, key_digest
 from sspnet.calibration.quantize import (TARGETS, activation_scales, default_exclusions, prepare, qdq_from_ranges,
                                          with_weight_sharers)
 from sspnet.calibration.ranges import CALIBRATOR_OPTIONS, RangesCache, StaleCacheError, collect_ranges
+from sspnet.cpu_int8 import CPU_FORMS, cpu_info, form_for
 from sspnet.manifest import atomic_write_bytes, read_manifest, sha256_file, write_manifest
 from sspnet.preprocess import Preprocess
 
@@ -43,6 +44,7 @@ class Request:
     require_cache: bool = False
     from_trt_cache: Path | None = None
     exclude: tuple = ()
+    cpu_form: str = "auto"          # --target cpu: 'vnni' | 'avx2' | 'auto' (the form exact on this CPU)
 
 
 def ranges_cache_path(out: Path) -> Path:
@@ -109,12 +111,25 @@ def _sample(req: Request, pre: Preprocess, batch: int | None):
     return np.ascontiguousarray(np.resize(tiles, (n,) + tiles.shape[1:]), dtype=np.float32)
 
 
+def _cpu_form(req: Request) -> dict | None:
+    """The manifest's ``cpu_form`` section for ``--target cpu`` (None for the TensorRT form)."""
+    if req.target != "cpu":
+        return None
+    if req.cpu_form != "auto" and req.cpu_form not in CPU_FORMS:
+        raise CalibrationError(f"--cpu-form {req.cpu_form!r}: choose from auto, {', '.join(CPU_FORMS)}")
+    here = cpu_info()
+    name = form_for(here) if req.cpu_form == "auto" else req.cpu_form
+    return dict(CPU_FORMS[name], name=name, chosen="auto: exact on the calibrating CPU" if req.cpu_form == "auto"
+                else "requested with --cpu-form", calibrated_on=here.to_dict())
+
+
 def calibrate(req: Request, log=print) -> dict:
     import onnx
     import onnxruntime
 
     if req.target not in TARGETS:
         raise CalibrationError(f"--target {req.target!r}: choose from {', '.join(TARGETS)}")
+    cpu_form = _cpu_form(req)
     manifest = _fp32_manifest(req.onnx)
     onnx_sha = sha256_file(req.onnx)
     float_model = onnx.load(str(req.onnx))
@@ -131,14 +146,20 @@ def calibrate(req: Request, log=print) -> dict:
         ranges, fields = _ranges(req, prepared, manifest, onnx_sha, log)
         fields.update(target=req.target, onnxruntime=onnxruntime.__version__,
                       quantization=dict(TARGETS[req.target], per_channel=True, weight_axis=0,
-                                        activations="per tensor"))
+                                        activations="per tensor",
+                                        weight_bits=cpu_form["weight_bits"] if cpu_form else 8))
+        if cpu_form:
+            fields["cpu_form"] = cpu_form
+            log(f"cpu form '{cpu_form['name']}' ({cpu_form['chosen']}): {cpu_form['weight_bits']}-bit weights, "
+                f"{cpu_form['isa']}")
         counter = [0]
 
         def quantize(excl: dict) -> Path:
             counter[0] += 1
             path = Path(tmp) / f"candidate{counter[0]}.onnx"
             excl.update(with_weight_sharers(float_model, excl))
-            qdq_from_ranges(prepared, path, ranges, req.target, sorted(excl))
+            qdq_from_ranges(prepared, path, ranges, req.target, sorted(excl),
+                            reduce_range=bool(cpu_form and cpu_form["reduce_range"]))
             write_manifest(path, _int8_fields(manifest, fields, excl), parent=req.onnx)
             return path
 

@@ -1,7 +1,7 @@
 """``sspnet calibrate``: INT8 Q/DQ ONNX (+ TensorRT calibration cache, + accuracy gate) from an FP32 ONNX.
 
     sspnet calibrate --onnx model.onnx --images DIR|DATASET [--count 512] --method entropy|minmax|percentile
-                     --out model.int8.onnx [--target tensorrt|cpu] [--trt-cache model.calib] [--trt-version 10.3]
+                     --out model.int8.onnx [--target tensorrt|cpu] [--cpu-form auto|vnni|avx2] [--trt-cache model.calib] [--trt-version 10.3]
                      [--eval DATASET] [--max-drop 1.0] [--require-cache] [--from-trt-cache CACHE] [--exclude NODE]
 """
 from __future__ import annotations
@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", choices=sorted(TARGETS), default="tensorrt",
                         help="tensorrt: symmetric int8 Q/DQ for TensorRT >= 8.6 and ONNX Runtime (default); "
                              "cpu: uint8 activations, fastest on ONNX Runtime x86, not for TensorRT")
+    parser.add_argument("--cpu-form", choices=("auto", "vnni", "avx2"), default="auto",
+                        help="--target cpu: vnni = 8-bit weights, exact only on CPUs with VNNI/AMX; avx2 = 7-bit "
+                             "weights, exact on every x86 CPU; auto (default) = the form exact on this CPU")
     parser.add_argument("--trt-cache", default=None, help="also write a TensorRT calibration cache (TensorRT <= 10)")
     parser.add_argument("--trt-version", default="10.3", help="TensorRT version for the cache header (default 10.3, "
                                                               "JetPack 6)")
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                   trt_version=args.trt_version, eval_data=args.eval_data, max_drop=args.max_drop,
                   require_cache=args.require_cache,
                   from_trt_cache=Path(args.from_trt_cache) if args.from_trt_cache else None,
-                  exclude=tuple(args.exclude))
+                  exclude=tuple(args.exclude), cpu_form=args.cpu_form)
     print(f"calibrate: onnx={req.onnx} images={req.images} count={req.count} method={req.method} "
           f"target={req.target} out={req.out} trt_cache={req.trt_cache} (TensorRT {req.trt_version}) "
           f"eval={req.eval_data} max_drop={req.max_drop}")

@@ -81,8 +81,9 @@ def prepare(onnx_path: str | Path, out_path: str | Path) -> Path:
 
 
 def qdq_from_ranges(prepared: str | Path, out: str | Path, ranges, target: str = "tensorrt",
-                 nodes_to_exclude: list[str] | tuple = ()) -> Path:
-    """Write the Q/DQ ONNX ``out`` from ``prepared`` (see ``prepare``) and ``ranges`` (ORT TensorsData)."""
+                    nodes_to_exclude: list[str] | tuple = (), reduce_range: bool = False) -> Path:
+    """Write the Q/DQ ONNX ``out`` from ``prepared`` (see ``prepare``) and ``ranges`` (ORT TensorsData).
+    ``reduce_range``: 7-bit weights (see ``cpu_form``)."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.calibrate import save_tensors_data
 
@@ -93,7 +94,7 @@ def qdq_from_ranges(prepared: str | Path, out: str | Path, ranges, target: str =
         cache = Path(tmp) / "ranges.json"
         save_tensors_data(ranges, cache)
         quantize_static(str(prepared), str(out), calibration_data_reader=None, quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=getattr(QuantType, t["activation"]),
+                        per_channel=True, reduce_range=reduce_range, activation_type=getattr(QuantType, t["activation"]),
                         weight_type=getattr(QuantType, t["weight"]), nodes_to_exclude=list(nodes_to_exclude),
                         calibrate_method=ranges.calibration_method, extra_options=dict(t["extra_options"]),
                         calibration_cache_path=cache)

@@ -17,7 +17,7 @@ def report_paths(out: str | Path) -> tuple[Path, Path]:
 def manifest_section(report: dict) -> dict:
     """The manifest's ``calibration`` fields: method, count, hashes, excluded nodes, caches, gate."""
     keys = ("method", "count", "target", "images", "hash", "onnx_sha256", "preprocess_digest", "images_sha256",
-            "excluded_nodes", "quantization", "ranges_cache", "trt_cache", "source", "onnxruntime")
+            "excluded_nodes", "quantization", "cpu_form", "ranges_cache", "trt_cache", "source", "onnxruntime")
     section = {k: report.get(k) for k in keys}
     gate = report.get("gate")
     if gate:
@@ -39,6 +39,9 @@ def markdown(report: dict) -> str:
              f"- method **{report['method']}**, {report['count']} tiles from `{report['images']}` ({report['source']})",
              f"- hash `{report['hash'][:16]}` (ONNX `{report['onnx_sha256'][:12]}`, pre-processing "
              f"`{report['preprocess_digest'][:12]}`, images `{(report['images_sha256'] or '-')[:12]}`)"]
+    if report.get("cpu_form"):
+        f = report["cpu_form"]
+        lines.append(f"- CPU form **{f['name']}** ({f['chosen']}): {f['weight_bits']}-bit weights, {f['isa']}")
     if report.get("trt_cache"):
         lines.append(f"- TensorRT cache `{report['trt_cache']}` ({report.get('trt_header')})")
     if report.get("kernels"):

@@ -26,7 +26,7 @@ from sspnet.tiling import boxes_in_tile
 from sspnet.training.augment import photometric
 
 KEEP_RATIO = 0.7          # TinyPerson: √(clipped area / full area) ≥ 0.7 keeps a box in a tile
-MIN_BOX_PX = 1.0          # spec §4: boxes narrower or lower than 1 px are dropped (here: become ignore)
+MIN_BOX_PX = 1.0          # as in the paper's pipeline: boxes under 1 px wide or tall are dropped (here: ignore)
 EMPTY_CROP_TRIES = 10     # random positions tried when an empty crop is wanted
 
 

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from sspnet.cpu_int8 import cpu_info, mismatch_warning
 from sspnet.manifest import manifest_path, read_manifest, sha256_file
 from sspnet.postprocess import Postprocess
 from sspnet.preprocess import Preprocess
 from sspnet.runtime.backends.base import (MODEL_ARTIFACTS, ManifestMismatch, check_batch, input_spec,
                                           run_fixed_batch)
+
+_WARNED: set = set()   # INT8 models already warned about in this process (the CPU-form warning comes once)
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 
@@ -75,6 +79,19 @@ class OnnxRuntimeBackend:
         self.threads = threads or usable_cores()
         self.session = self._open_session(gpu)
         self._check_graph(where)
+        self._warn_cpu_form()
+
+    def _warn_cpu_form(self) -> None:
+        """Once per model: an INT8 model whose weights saturate this CPU's int8 kernels (sspnet/cpu_int8.py)."""
+        if self.device != "cpu" or self.manifest.get("artifact") != "onnx-int8" or self.path in _WARNED:
+            return
+        cal = self.manifest.get("calibration") or {}
+        # a CPU-form model calibrated before forms existed has 8-bit weights, i.e. the 'vnni' form
+        form = (cal.get("cpu_form") or {}).get("name", "vnni") if cal.get("target") == "cpu" else None
+        msg = mismatch_warning(self.path.name, form, cpu_info())
+        if msg:
+            _WARNED.add(self.path)
+            print(msg, file=sys.stderr, flush=True)
 
     def _open_session(self, gpu: int):
         ort = _import_ort()

@@ -15,21 +15,25 @@ from onnx import numpy_helper
 
 from sspnet.calibration.calibrate import CalibrationError, Request, calibrate
 from sspnet.calibration.data import calibration_set, tiles_per_image
+from sspnet.cpu_int8 import CPU_FORMS, CpuInfo, cpu_info, form_for, mismatch_warning
 from sspnet.manifest import read_manifest, sha256_file
 from sspnet.preprocess import Preprocess, frame_to_tiles
 
 QUIET = dict(log=lambda *a, **k: None)
 
 
-def _outputs(path, x):
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["boxes", "scores"],
-                                                                                  {"images": x})
+def _outputs(path, x, simulated=False):
+    so = ort.SessionOptions()
+    if simulated:   # no fusion: each DequantizeLinear feeds a float conv, i.e. int8 values with exact sums
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"]).run(["boxes", "scores"],
+                                                                                      {"images": x})
 
 
-def _tracks_fp32(fp32: Path, int8: Path, frames: Path) -> None:
+def _tracks_fp32(fp32: Path, int8: Path, frames: Path, simulated=False) -> None:
     pre = Preprocess.from_dict(read_manifest(fp32)["preprocess"])
     x = calibration_set(frames, pre, 8).tiles(8)                       # frames never seen by the calibration
-    (bf, sf), (bq, sq) = _outputs(fp32, x), _outputs(int8, x)
+    (bf, sf), (bq, sq) = _outputs(fp32, x), _outputs(int8, x, simulated)
     assert np.isfinite(sq).all() and np.isfinite(bq).all()
     assert np.abs(sf - sq).mean() < 0.05 and np.abs(sf - sq).max() < 0.35
     assert np.corrcoef(sf.ravel(), sq.ravel())[0, 1] > 0.9
@@ -64,7 +68,9 @@ def test_tensorrt_form(tmp_path: Path, fp32_onnx: Path, calib_frames: Path, test
         assert axis == 0 and consts[dq.input[1]].shape == (w.shape[0],), conv.name
         assert len(conv.input) < 3 or conv.input[2] in consts and consts[conv.input[2]].dtype == np.float32
     assert {n.name for n in f.graph.node} <= {n.name for n in q.graph.node}  # FP32 names kept
-    _tracks_fp32(fp32_onnx, out, test_frames)
+    # TensorRT sums int8 products in int32; ONNX Runtime's fused x86 kernels saturate int16 pair sums on CPUs
+    # without VNNI (sspnet/cpu_int8.py), so the form is checked with the arithmetic TensorRT performs
+    _tracks_fp32(fp32_onnx, out, test_frames, simulated=True)
     assert report["kernels"]["int8_kernels"].get("QLinearConv", 0) > 0
     assert Path(report["report_files"][0]).is_file() and "Nodes kept in float" in Path(
         report["report_files"][1]).read_text()
@@ -77,8 +83,57 @@ def test_cpu_form_runs_integer_kernels(tmp_path: Path, fp32_onnx: Path, calib_fr
     k = report["kernels"]
     assert k["int8_conv_fraction"] == 1.0 and not k["float_compute"], k      # every conv a QLinearConv
     assert k["int8_kernels"]["QLinearConv"] == sum(n.op_type == "Conv" for n in onnx.load(str(fp32_onnx)).graph.node)
-    assert read_manifest(out)["calibration"]["quantization"]["activation"] == "QUInt8"
-    _tracks_fp32(fp32_onnx, out, test_frames)
+    cal = read_manifest(out)["calibration"]
+    assert cal["quantization"]["activation"] == "QUInt8"
+    here = cpu_info()
+    assert cal["cpu_form"]["name"] == form_for(here) and cal["cpu_form"]["calibrated_on"] == here.to_dict()
+    assert cal["quantization"]["weight_bits"] == CPU_FORMS[form_for(here)]["weight_bits"]
+    _tracks_fp32(fp32_onnx, out, test_frames)            # the fused integer kernels of this CPU
+
+
+def _weights_int8(path: Path) -> list:
+    m = onnx.load(str(path))
+    consts = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    return [consts[n.input[0]] for n in m.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in consts
+            and consts[n.input[0]].dtype == np.int8 and consts[n.input[0]].ndim == 4]
+
+
+def test_cpu_forms_weight_bits_and_backend_warning(tmp_path: Path, fp32_onnx: Path, calib_frames: Path, capfd):
+    from sspnet.runtime.backends.onnxruntime import OnnxRuntimeBackend
+    outs = {}
+    for form in ("vnni", "avx2"):
+        outs[form] = tmp_path / f"edge.int8-{form}.onnx"
+        calibrate(Request(onnx=fp32_onnx, out=outs[form], images=str(calib_frames), count=8, method="minmax",
+                          target="cpu", cpu_form=form), **QUIET)
+        peak = max(int(np.abs(w.astype(np.int32)).max()) for w in _weights_int8(outs[form]))
+        assert peak == {"vnni": 127, "avx2": 64}[form], (form, peak)   # 8-bit vs 7-bit: 2·255·64 < 2¹⁵
+        assert read_manifest(outs[form])["calibration"]["cpu_form"]["name"] == form
+    capfd.readouterr()
+    for _ in range(2):
+        OnnxRuntimeBackend(outs["vnni"]).close()
+        OnnxRuntimeBackend(outs["avx2"]).close()
+    err = capfd.readouterr().err
+    if cpu_info().saturates:                               # once, for the 8-bit model only, naming the fix
+        assert err.count("warning: edge.int8-vnni.onnx") == 1 and "--cpu-form avx2" in err
+        assert "edge.int8-avx2.onnx" not in err
+    else:
+        assert "warning" not in err
+    with pytest.raises(CalibrationError, match="--cpu-form"):
+        calibrate(Request(onnx=fp32_onnx, out=tmp_path / "x.onnx", images=str(calib_frames), count=8,
+                          target="cpu", cpu_form="sse"), **QUIET)
+
+
+def test_mismatch_warning_by_cpu():
+    avx2 = CpuInfo(model="AMD EPYC", flags=("avx2",))
+    vnni = CpuInfo(model="Intel Xeon", flags=("avx2", "avx512f", "avx512_vnni"))
+    if not avx2.is_x86:
+        pytest.skip("saturation is an x86 property")
+    assert "--cpu-form avx2" in mismatch_warning("m.onnx", "vnni", avx2)
+    assert "TensorRT form" in mismatch_warning("m.onnx", None, avx2)
+    assert mismatch_warning("m.onnx", "avx2", avx2) is None
+    assert mismatch_warning("m.onnx", "vnni", vnni) is None and mismatch_warning("m.onnx", None, vnni) is None
+    assert form_for(avx2) == "avx2" and form_for(vnni) == "vnni"
+    assert cpu_info("/nonexistent").flags == ()
 
 
 def test_percentile_with_excluded_node(tmp_path: Path, fp32_onnx: Path, calib_frames: Path):
