@@ -61,7 +61,10 @@ def machine() -> dict:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count()
+    from sspnet.cpu_int8 import cpu_info
+    cpu = cpu_info()
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_model": cpu.model, "isa_flags": list(cpu.flags), "int8_saturates_without_7bit": cpu.saturates,
             "cores": cores, "python": platform.python_version(), "load_avg_1m": os.getloadavg()[0],
             "versions": {"onnxruntime": version("onnxruntime"), "numpy": version("numpy"),
                          "opencv": version("opencv-python-headless") or version("opencv-python"),

@@ -29,7 +29,6 @@ from sspnet.runtime.reconnect import ReconnectPolicy, ResilientSource, SourceFai
 from sspnet.runtime.sources import SourceError, parse_source, redact, usage
 
 PROG = "sspnet stream"
-STREAM_SCORE_THR = 0.25
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,9 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--display", action="store_true", help="show the annotated video in a window")
     out.add_argument("--summary", metavar="OUT.json", help="write the final statistics as JSON")
     det = parser.add_argument_group("detection")
-    det.add_argument("--score-thr", type=float, default=STREAM_SCORE_THR,
-                     help=f"keep detections scoring at least this (default {STREAM_SCORE_THR}, as a detector's predict "
-                          "mode; the manifest's lower threshold is the evaluation protocol's)")
+    det.add_argument("--score-thr", type=float, default=None,
+                     help="keep detections scoring at least this (default: the model's operating point, "
+                          "postprocess.operating_thr in its manifest, chosen on the validation PR curve; the "
+                          "manifest's score_thr is the evaluation protocol's)")
     det.add_argument("--track", action="store_true", help="IoU tracker: track ids, one-frame flickers suppressed")
     src = parser.add_argument_group("source")
     src.add_argument("--rtsp-latency", type=int, metavar="MS", help="rtspsrc jitter buffer (default 100 ms)")
@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         backend = open_backend(args.model, args.device)
     except (OSError, ValueError, RuntimeError, ImportError) as e:
         return _fail(str(e) if args.model in str(e) else f"model {args.model}: {e}")
-    backend.postprocess = dataclasses.replace(backend.postprocess, score_thr=args.score_thr)
+    thr = backend.postprocess.operating_thr if args.score_thr is None else args.score_thr
+    backend.postprocess = dataclasses.replace(backend.postprocess, score_thr=thr)
     stop = threading.Event()
     try:
         source = create_source(spec)
@@ -164,7 +165,7 @@ def _check_numbers(args) -> None:
         raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
     if args.rtsp_out is not None and not 0 <= args.rtsp_out <= 65535:
         raise ValueError(f"--rtsp-out port must be 0..65535, got {args.rtsp_out}")
-    if not 0 <= args.score_thr <= 1:
+    if args.score_thr is not None and not 0 <= args.score_thr <= 1:
         raise ValueError(f"--score-thr must be in [0, 1], got {args.score_thr}")
     try:
         ipaddress.ip_address(args.rtsp_bind)

@@ -61,6 +61,7 @@ class PostprocessConfig:
     nms_iou: float = 0.5
     merge_iou: float = 0.5
     max_det: int = 1000
+    operating_thr: float = 0.25
 
 
 @dataclass(frozen=True)

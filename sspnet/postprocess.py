@@ -22,6 +22,9 @@ class Postprocess:
     nms_iou: float = 0.5        # per tile
     merge_iou: float = 0.5      # across tiles (TinyBenchmark's merge)
     max_det: int = 1000         # per frame after merge
+    # the operating point (runtime/stream.py's default --score-thr): chosen on the validation PR curve when the
+    # model is shipped; score_thr above is the evaluation protocol's, which keeps low scores for AP
+    operating_thr: float = 0.25
 
     def to_dict(self) -> dict:
         return asdict(self)
