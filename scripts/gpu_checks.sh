@@ -43,10 +43,7 @@ for m in ("numpy", "onnx", "onnxruntime", "cuda.bindings", "cuda", "pycuda", "te
 EOF
 
 echo "== sspnet importable via a symlink tree"
-SSP=/tmp/ssp-path; rm -rf "$SSP"; mkdir -p "$SSP/sspnet"
-for f in "$ROOT"/sspnet/*; do ln -s "$f" "$SSP/sspnet/"; done
-for d in training export calibration runtime; do ln -sfn "$ROOT/$d" "$SSP/sspnet/$d"; done
-export PYTHONPATH="$SSP${PYTHONPATH:+:$PYTHONPATH}"
+. "$ROOT/scripts/sspnet_pythonpath.sh"
 $PY -c "import sspnet.runtime.gpu as g; print('gpu bindings:', g.available_impls())" || exit 1
 
 if ! $PY -c "import pytest" 2>/dev/null; then
