@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene", choices=SCENE_KINDS, default=None,
                         help="fix the scene kind (default: drawn from the seed, beaches most often)")
     parser.add_argument("--image-format", choices=IMAGE_FORMATS, default="jpg", help="still image format")
+    parser.add_argument("--no-ignore-regions", action="store_true",
+                        help="no TinyPerson-style ignore regions (crowd, reflection, blur, flat fill) on the stills")
 
 
 def _usage_error(msg: str) -> int:
@@ -65,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
           f"size={w}x{h} seed={args.seed} scene={args.scene or 'random'} format={args.image_format}")
     if args.images > 0:
         t0 = time.perf_counter()
-        ann = render_dataset(args.out, args.images, (w, h), args.seed, args.image_format, args.scene)
+        ann = render_dataset(args.out, args.images, (w, h), args.seed, args.image_format, args.scene,
+                             ignore_regions=not args.no_ignore_regions)
         dt = time.perf_counter() - t0
         print(f"wrote {args.images} images to {args.out / 'images'} and {ann} in {dt:.1f} s "
               f"({dt / args.images * 1e3:.0f} ms/image)")

@@ -12,9 +12,11 @@ import cv2
 import numpy as np
 
 from ..manifest import atomic_write_bytes
-from .world import build_world, render_view
+from .ignore_regions import add_ignore_regions
+from .world import PersonBox, build_world, render_view
 
 STILLS_STREAM = 0  # seed-sequence key of still images; video uses 1
+IGNORE_STREAM = 2  # ignore regions of stills: their own stream, so the frames without them stay the same
 JPEG_QUALITY = 95
 IMAGE_FORMATS = ("jpg", "png")
 CATEGORIES = [{"id": 1, "name": "person", "supercategory": "person"}]
@@ -63,20 +65,27 @@ def encode_image(image_bgr: np.ndarray, image_format: str) -> bytes:
     return buf.tobytes()
 
 
-def render_image(size_wh: tuple, seed: int, index: int, scene_kind: str | None = None) -> tuple:
+def render_image(size_wh: tuple, seed: int, index: int, scene_kind: str | None = None,
+                 ignore_regions: bool = False) -> tuple:
     """Render still ``index`` of ``seed``: (image [h, w, 3] uint8 BGR, list of PersonBox, scene kind).
 
     ``scene_kind`` (one of ``scene.SCENE_KINDS``) fixes the scene; ``None`` draws it from the seed.
+    ``ignore_regions``: maybe one TinyPerson-style ignore region (crowd, reflection, blur, flat fill) over a person
+    cluster, returned as a PersonBox with pose ``"ignore_region"`` and ``ignore`` set (``ignore_regions.py``).
     """
     rng = np.random.default_rng([seed, STILLS_STREAM, index])
     world = build_world(size_wh, rng, duration_s=0.0, scene_kind=scene_kind)
     image, boxes = render_view(world, 0.0, (0, 0), size_wh)
+    if ignore_regions:
+        boxes, regions = add_ignore_regions(image, boxes, np.random.default_rng([seed, IGNORE_STREAM, index]))
+        boxes = boxes + [PersonBox(-1, "ignore_region", region, True) for region, _kind in regions]
     return image, boxes, world.scene_kind
 
 
 def render_dataset(out_dir: str | Path, n_images: int, size: tuple = (1920, 1080), seed: int = 0,
-                   image_format: str = "jpg", scene_kind: str | None = None) -> Path:
-    """Write ``n_images`` stills to ``out_dir/images/`` and ``out_dir/annotations.json``; returns the JSON path."""
+                   image_format: str = "jpg", scene_kind: str | None = None, ignore_regions: bool = True) -> Path:
+    """Write ``n_images`` stills to ``out_dir/images/`` and ``out_dir/annotations.json``; returns the JSON path.
+    About half the stills get an ignore region (``render_image``) unless ``ignore_regions`` is False."""
     out_dir = Path(out_dir)
     w, h = int(size[0]), int(size[1])
     if w < 16 or h < 16:
@@ -85,7 +94,7 @@ def render_dataset(out_dir: str | Path, n_images: int, size: tuple = (1920, 1080
         raise ValueError(f"n_images must be >= 0, got {n_images}")
     images, annotations = [], []
     for i in range(n_images):
-        image, boxes, kind = render_image((w, h), seed, i, scene_kind)
+        image, boxes, kind = render_image((w, h), seed, i, scene_kind, ignore_regions)
         file_name = f"images/synth_{i:06d}.{image_format}"
         atomic_write_bytes(out_dir / file_name, encode_image(image, image_format))
         image_id = i + 1

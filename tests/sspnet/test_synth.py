@@ -36,11 +36,11 @@ def test_same_seed_same_bytes_and_pixels(tmp_path):
     # image i does not depend on how many images were asked for
     assert render_dataset(tmp_path / "d", 1, SIZE, seed=7, image_format="png").is_file()
     img_png = cv2.imread(str(tmp_path / "d" / "images" / "synth_000000.png"))
-    assert np.array_equal(img_png, render_image(SIZE, 7, 0)[0])
+    assert np.array_equal(img_png, render_image(SIZE, 7, 0, ignore_regions=True)[0])
 
 
 def test_tinyperson_json_structure_and_boxes(tmp_path):
-    path = render_dataset(tmp_path, 6, SIZE, seed=3)
+    path = render_dataset(tmp_path, 6, SIZE, seed=3, ignore_regions=False)    # persons only; regions: below
     doc = json.loads(path.read_text())
     assert doc["categories"] == [{"id": 1, "name": "person", "supercategory": "person"}]
     assert [im["id"] for im in doc["images"]] == list(range(1, 7))
@@ -77,7 +77,7 @@ def test_dataset_loads_with_the_tinyperson_reader(tmp_path):
     doc = json.loads(path.read_text())
     records = load_dataset(path, fmt="tinyperson")
     assert len(records) == 2
-    assert sum(len(r.boxes_xyxy) for r in records) == len(doc["annotations"])
+    assert sum(len(r.boxes_xyxy) for r in records) == sum(not a["ignore"] for a in doc["annotations"])
     assert records[0].load_image().shape == (SIZE[1], SIZE[0], 3)
 
 
@@ -173,3 +173,20 @@ def test_cli_video_only_writes_only_the_clip(tmp_path, capsys):
                         "--size", "160x128", "--seed", "1"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["clip.json", "clip.mp4"]
     assert "frames:" in capsys.readouterr().out
+
+
+def test_ignore_regions_cover_persons_and_are_read_as_ignore(tmp_path):
+    path = render_dataset(tmp_path, 8, SIZE, seed=4)
+    doc = json.loads(path.read_text())
+    regions = [a for a in doc["annotations"] if a["pose"] == "ignore_region"]
+    assert regions and all(a["ignore"] for a in regions)
+    assert len({a["image_id"] for a in regions}) < 8                       # about half the stills, not all
+    records = load_dataset(str(path))
+    assert sum(len(r.ignore_xyxy) for r in records) >= len(regions)
+    plain = json.loads(render_dataset(tmp_path / "plain", 8, SIZE, seed=4, ignore_regions=False).read_text())
+    assert not [a for a in plain["annotations"] if a["pose"] == "ignore_region"]
+    for a in regions:                                                      # no positive keeps its centre inside
+        x, y, w, h = a["bbox"]
+        for p in (b for b in doc["annotations"] if b["image_id"] == a["image_id"] and not b["ignore"]):
+            cx, cy = p["bbox"][0] + p["bbox"][2] / 2, p["bbox"][1] + p["bbox"][3] / 2
+            assert not (x <= cx < x + w and y <= cy < y + h)
