@@ -14,15 +14,16 @@ import torch.nn.functional as F
 @dataclass
 class FoveaTargets:
     labels: torch.Tensor        # [N, K] long: 1 person, 0 background, -1 ignored; K = Σ_l H_l·W_l (levels concatenated)
-    reg_ltrb: torch.Tensor      # [N, K, 4] log(clamp(distance / base_edge, 1/16, 16)); meaningful where labels == 1
+    reg_ltrb: torch.Tensor      # [N, K, 4] log(clamp(distance / base_edge, 1/16, 16)); meaningful where reg_valid
+    reg_valid: torch.Tensor     # [N, K] bool: positive and the cell centre strictly inside its box
 
 
 @torch.no_grad()
 def fovea_targets_single(boxes_xyxy: torch.Tensor, ignore_xyxy: torch.Tensor, sizes_hw: list[tuple[int, int]],
                          strides: list[int], base_edges: list[float], scale_ranges: list[tuple[float, float]],
                          sigma: float = 0.4, center_fallback: bool = False,
-                         use_ignore: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """One image. boxes [G, 4], ignore [I, 4] → (labels [K], reg [K, 4]).
+                         use_ignore: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One image. boxes [G, 4], ignore [I, 4] → (labels [K], reg [K, 4], reg_valid [K]).
 
     Per level: GTs with √area in [lo, hi] (inclusive); positive cells are the fovea (the central σ fraction of the box):
     cols ceil(x1/s + (1-σ)w/2s - 0.5) … floor(x1/s + (1+σ)w/2s - 0.5), rows likewise, clamped to the map. Where
@@ -30,14 +31,20 @@ def fovea_targets_single(boxes_xyxy: torch.Tensor, ignore_xyxy: torch.Tensor, si
     box whose fovea is empty along an axis (a box smaller than about a stride) the cell under its centre on that axis
     — not in the paper, which simply leaves such tiny boxes without positives. ``use_ignore`` marks non-positive
     cells whose centre lies in an ignore box as -1 (not in the paper either, which ignores ignore boxes).
+    ``reg_valid``: the positives whose cell centre lies inside the box. The decoder places the box edges at positive
+    distances around the cell centre, so a box narrower than a stride whose centre cell (the fallback) has its centre
+    outside the box cannot be represented: such a cell is trained to classify, never to regress (with the clamped
+    distance it would teach the head an edge 0.5 px from the centre). At scale 1 that is a third of the positives
+    of TinyPerson-like data.
     """
     device = boxes_xyxy.device
-    labels_all, reg_all = [], []
+    labels_all, reg_all, valid_all = [], [], []
     boxes = boxes_xyxy.float().reshape(-1, 4)
     sqrt_area = ((boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)).sqrt()
     for (h, w), s, base, (lo, hi) in zip(sizes_hw, strides, base_edges, scale_ranges):
         labels = torch.zeros(h, w, dtype=torch.long, device=device)
         reg = torch.zeros(h, w, 4, device=device)
+        valid = torch.zeros(h, w, dtype=torch.bool, device=device)
         ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) * s     # [H]
         xs = (torch.arange(w, device=device, dtype=torch.float32) + 0.5) * s     # [W]
         hit = torch.nonzero((sqrt_area >= lo) & (sqrt_area <= hi)).flatten()
@@ -68,6 +75,7 @@ def fovea_targets_single(boxes_xyxy: torch.Tensor, ignore_xyxy: torch.Tensor, si
             dist = torch.stack([cx_px - g[..., 0], cy_px - g[..., 1], g[..., 2] - cx_px, g[..., 3] - cy_px], -1)
             reg = torch.where(pos[..., None], torch.log((dist / base).clamp(1 / 16, 16)), reg)
             labels[pos] = 1
+            valid = pos & (dist > 0).all(dim=-1)
         if use_ignore and ignore_xyxy.numel():
             ig = ignore_xyxy.float().reshape(-1, 4)
             inside = ((xs[None, None, :] >= ig[:, 0, None, None]) & (xs[None, None, :] <= ig[:, 2, None, None])
@@ -75,7 +83,8 @@ def fovea_targets_single(boxes_xyxy: torch.Tensor, ignore_xyxy: torch.Tensor, si
             labels[inside.any(dim=0) & (labels == 0)] = -1
         labels_all.append(labels.reshape(-1))
         reg_all.append(reg.reshape(-1, 4))
-    return torch.cat(labels_all), torch.cat(reg_all)
+        valid_all.append(valid.reshape(-1))
+    return torch.cat(labels_all), torch.cat(reg_all), torch.cat(valid_all)
 
 
 @torch.no_grad()
@@ -85,7 +94,7 @@ def fovea_targets(targets: list[dict], sizes_hw: list[tuple[int, int]], strides:
     """Batch of per-image {"boxes": [G, 4], "ignore": [I, 4]} → FoveaTargets (levels concatenated, row-major)."""
     per_image = [fovea_targets_single(t["boxes"], t.get("ignore", t["boxes"][:0]), sizes_hw, strides, base_edges,
                                       scale_ranges, sigma, center_fallback, use_ignore) for t in targets]
-    return FoveaTargets(torch.stack([p[0] for p in per_image]), torch.stack([p[1] for p in per_image]))
+    return FoveaTargets(*(torch.stack([p[i] for p in per_image]) for i in range(3)))
 
 
 def attention_level_values(sqrt_area: torch.Tensor, level: int, num_levels: int = 4) -> torch.Tensor:

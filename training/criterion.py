@@ -26,7 +26,8 @@ def attention_losses(attn: list[torch.Tensor], gt_boxes: list[torch.Tensor]) -> 
 
 
 class FoveaCriterion:
-    """FoveaBox focal (γ 1.5, α 0.4) / (num_pos + N) and SmoothL1 (β 0.11) / num_pos, plus the attention losses.
+    """FoveaBox focal (γ 1.5, α 0.4) / (num_pos + N) and SmoothL1 (β 0.11) over the positives whose box the decoder
+    can represent (``FoveaTargets.reg_valid``) / their number, plus the attention losses.
 
     Returns {"loss_cls", "loss_box"} and, when the model has attention maps and ``attn_loss``,
     {"loss_attn_bce", "loss_attn_dice"}. An image set without positives gives loss_box exactly 0.
@@ -55,8 +56,10 @@ class FoveaCriterion:
         pos = assigned.labels == 1
         num_pos = int(pos.sum())
         loss_cls = sigmoid_focal_loss_sum(cls[valid], assigned.labels[valid], self.gamma, self.alpha) / (num_pos + n)
-        if num_pos:
-            loss_box = smooth_l1_sum(reg[pos], assigned.reg_ltrb[pos], self.beta) / num_pos
+        num_reg = int(assigned.reg_valid.sum())
+        if num_reg:
+            loss_box = smooth_l1_sum(reg[assigned.reg_valid], assigned.reg_ltrb[assigned.reg_valid],
+                                     self.beta) / num_reg
         else:
             loss_box = reg.sum() * 0.0
         losses = {"loss_cls": loss_cls, "loss_box": loss_box}

@@ -149,3 +149,15 @@ def test_max_iou_assign_without_gt_is_all_negative():
     labels, _ = max_iou_assign(torch.rand(5, 2).repeat(1, 2) + torch.tensor([0, 0, 1, 1]), torch.zeros(0, 4),
                                0.7, 0.3, 0.3, low_quality=True)
     assert labels.tolist() == [0] * 5
+
+
+def test_fallback_cell_outside_a_sub_stride_box_classifies_but_never_regresses():
+    tiny = dict(sizes_hw=[(4, 4)], strides=[8], base_edges=[8.0], scale_ranges=[(1.0, 64.0)], sigma=0.4,
+                center_fallback=True)
+    # box x 9..12 (3 px wide, centre 10.5 in cell 1 whose centre is x = 12, on the edge): no representable box
+    outside = fovea_targets([{"boxes": torch.tensor([[9.0, 9.0, 12.0, 15.0]]), "ignore": torch.zeros(0, 4)}], **tiny)
+    assert int(outside.labels.sum()) == 1 and not outside.reg_valid.any()
+    # box x 10..14 around the same cell centre (x = 12, y = 12): positive and regressed
+    inside = fovea_targets([{"boxes": torch.tensor([[10.0, 9.0, 14.0, 15.0]]), "ignore": torch.zeros(0, 4)}], **tiny)
+    assert int(inside.labels.sum()) == 1 and inside.reg_valid.sum() == 1
+    assert torch.equal(inside.reg_valid, inside.labels == 1)
