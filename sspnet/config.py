@@ -41,6 +41,8 @@ class ModelConfig:
     head_shared_tower: bool = False           # FoveaBox: one conv tower feeds cls and reg (edge); False = paper
     center_fallback: bool = False             # FoveaBox: a box whose fovea misses every cell gets its centre cell
     use_ignore: bool = False                  # FoveaBox: cells inside ignore boxes get no classification loss
+    regress_outside: bool = True              # FoveaBox: regress positives whose cell centre is outside a sub-stride
+                                              # box (to the nearest box the decoder can draw); False = classify only
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 @dataclass
 class FoveaTargets:
     labels: torch.Tensor        # [N, K] long: 1 person, 0 background, -1 ignored; K = Σ_l H_l·W_l (levels concatenated)
-    reg_ltrb: torch.Tensor      # [N, K, 4] log(clamp(distance / base_edge, 1/16, 16)); meaningful where reg_valid
+    reg_ltrb: torch.Tensor      # [N, K, 4] log(clamp(distance / base_edge, 1/16, 16)); meaningful where labels == 1
     reg_valid: torch.Tensor     # [N, K] bool: positive and the cell centre strictly inside its box
 
 
@@ -33,9 +33,9 @@ def fovea_targets_single(boxes_xyxy: torch.Tensor, ignore_xyxy: torch.Tensor, si
     cells whose centre lies in an ignore box as -1 (not in the paper either, which ignores ignore boxes).
     ``reg_valid``: the positives whose cell centre lies inside the box. The decoder places the box edges at positive
     distances around the cell centre, so a box narrower than a stride whose centre cell (the fallback) has its centre
-    outside the box cannot be represented: such a cell is trained to classify, never to regress (with the clamped
-    distance it would teach the head an edge 0.5 px from the centre). At scale 1 that is a third of the positives
-    of TinyPerson-like data.
+    outside the box cannot be drawn exactly: its clamped target is the smallest box that holds both the cell centre
+    and the person. At scale 1 that is a third of the positives of TinyPerson-like data, at scale 2 a sixth;
+    ``model.regress_outside`` chooses whether the criterion regresses them.
     """
     device = boxes_xyxy.device
     labels_all, reg_all, valid_all = [], [], []

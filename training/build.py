@@ -84,6 +84,7 @@ def build_criterion(cfg: Config):
         return FoveaCriterion(strides=[2 ** lvl for lvl in m.levels], base_edges=[float(b) for b in m.base_edges],
                               scale_ranges=[tuple(float(x) for x in r) for r in m.scale_ranges], sigma=m.sigma,
                               center_fallback=m.center_fallback, use_ignore=m.use_ignore,
+                              regress_outside=m.regress_outside,
                               attn_loss=cfg.train.attn_loss)
     from sspnet.training.criterion import FasterRCNNCriterion
     return FasterRCNNCriterion(wns=m.wns, attn_loss=cfg.train.attn_loss)

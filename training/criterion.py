@@ -26,8 +26,9 @@ def attention_losses(attn: list[torch.Tensor], gt_boxes: list[torch.Tensor]) -> 
 
 
 class FoveaCriterion:
-    """FoveaBox focal (γ 1.5, α 0.4) / (num_pos + N) and SmoothL1 (β 0.11) over the positives whose box the decoder
-    can represent (``FoveaTargets.reg_valid``) / their number, plus the attention losses.
+    """FoveaBox focal (γ 1.5, α 0.4) / (num_pos + N) and SmoothL1 (β 0.11) / the regressed positives, plus the
+    attention losses. ``regress_outside`` False regresses only the positives whose cell centre lies inside the box
+    (``FoveaTargets.reg_valid``).
 
     Returns {"loss_cls", "loss_box"} and, when the model has attention maps and ``attn_loss``,
     {"loss_attn_bce", "loss_attn_dice"}. An image set without positives gives loss_box exactly 0.
@@ -35,9 +36,11 @@ class FoveaCriterion:
 
     def __init__(self, *, strides: list[int], base_edges: list[float], scale_ranges: list[tuple[float, float]],
                  sigma: float = 0.4, center_fallback: bool = False, use_ignore: bool = False,
-                 attn_loss: bool = True, gamma: float = 1.5, alpha: float = 0.4, beta: float = 0.11):
+                 regress_outside: bool = True, attn_loss: bool = True, gamma: float = 1.5, alpha: float = 0.4,
+                 beta: float = 0.11):
         self.strides, self.base_edges, self.scale_ranges = list(strides), list(base_edges), list(scale_ranges)
         self.sigma, self.center_fallback, self.use_ignore = sigma, center_fallback, use_ignore
+        self.regress_outside = regress_outside
         self.attn_loss, self.gamma, self.alpha, self.beta = attn_loss, gamma, alpha, beta
 
     def __call__(self, outputs: dict, targets: list[dict]) -> dict[str, torch.Tensor]:
@@ -56,10 +59,10 @@ class FoveaCriterion:
         pos = assigned.labels == 1
         num_pos = int(pos.sum())
         loss_cls = sigmoid_focal_loss_sum(cls[valid], assigned.labels[valid], self.gamma, self.alpha) / (num_pos + n)
-        num_reg = int(assigned.reg_valid.sum())
+        regressed = pos if self.regress_outside else assigned.reg_valid
+        num_reg = int(regressed.sum())
         if num_reg:
-            loss_box = smooth_l1_sum(reg[assigned.reg_valid], assigned.reg_ltrb[assigned.reg_valid],
-                                     self.beta) / num_reg
+            loss_box = smooth_l1_sum(reg[regressed], assigned.reg_ltrb[regressed], self.beta) / num_reg
         else:
             loss_box = reg.sum() * 0.0
         losses = {"loss_cls": loss_cls, "loss_box": loss_box}

@@ -151,7 +151,7 @@ def test_max_iou_assign_without_gt_is_all_negative():
     assert labels.tolist() == [0] * 5
 
 
-def test_fallback_cell_outside_a_sub_stride_box_classifies_but_never_regresses():
+def test_fallback_cell_outside_a_sub_stride_box_is_not_reg_valid():
     tiny = dict(sizes_hw=[(4, 4)], strides=[8], base_edges=[8.0], scale_ranges=[(1.0, 64.0)], sigma=0.4,
                 center_fallback=True)
     # box x 9..12 (3 px wide, centre 10.5 in cell 1 whose centre is x = 12, on the edge): no representable box

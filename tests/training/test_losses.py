@@ -131,3 +131,12 @@ def test_attention_bce_has_finite_gradients_on_saturated_maps():
     loss = attention_bce(p.reshape(1, 1, 1, 4), t.reshape(1, 1, 1, 4))
     loss.backward()
     assert math.isfinite(loss.item()) and bool(torch.isfinite(p.grad).all())
+
+
+def test_regress_outside_decides_whether_an_unrepresentable_box_is_regressed():
+    # a 3 px wide box at stride 8 whose centre cell has its centre on the box edge (x = 12): classified either way
+    target = [{"boxes": torch.tensor([[9.0, 9.0, 12.0, 15.0]]), "ignore": torch.zeros(0, 4)}]
+    kept = FoveaCriterion(**CRIT, center_fallback=True)(_outputs(1), target)
+    skipped = FoveaCriterion(**CRIT, center_fallback=True, regress_outside=False)(_outputs(1), target)
+    assert kept["loss_box"].item() > 0 and skipped["loss_box"].item() == 0.0
+    assert kept["loss_cls"].item() == skipped["loss_cls"].item()
