@@ -59,7 +59,12 @@ def test_ctrl_c_finalises_the_video(models, tmp_path):
         assert wait_for(lambda: out.exists() and len(out.read_text().splitlines()) >= 15, 60), p.stderr
     finally:
         p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=60)
+        try:
+            _, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:   # a hung run must not outlive the test and load the ones after it
+            p.kill()
+            _, err = p.communicate()
+            raise AssertionError(f"runtime/stream.py ignored Ctrl-C for 60 s:\n{err[-2000:]}") from None
     assert p.returncode == 130, err
     from sspnet.synth.h264 import read_mp4_frames
     count, _ = read_mp4_frames(video, keep_frames=False)
