@@ -41,16 +41,11 @@ def _gst_reason() -> str | None:
     return f"GStreamer elements missing: {missing}" if missing else None
 
 
-# at collection, before any test loads torch or ONNX Runtime in this process: the previous suite initialised
-# GStreamer here, and with a lazy first init inside the run a stream.py child ignored Ctrl-C and hung at start-up
-GST_REASON = _gst_reason()
-
-
 @pytest.fixture(scope="session")
 def gstreamer() -> None:
     """Use in every test on real GStreamer. It skips where PyGObject, a typelib or a GST_ELEMENTS element is
     missing, except under CI=true: `make test` installs all of them there, so a missing one is a broken setup."""
-    reason = GST_REASON
+    reason = _gst_reason()
     if reason is None:
         return
     if os.environ.get("CI") == "true":
