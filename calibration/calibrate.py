@@ -19,10 +19,8 @@ from sspnet.calibration.quantize import (TARGETS, activation_scales, default_exc
                                          with_weight_sharers)
 from sspnet.calibration.ranges import CALIBRATOR_OPTIONS, RangesCache, StaleCacheError, collect_ranges
 from sspnet.cpu_int8 import CPU_FORMS, cpu_info, form_for
-from sspnet.manifest import atomic_write_bytes, read_manifest, sha256_file, write_manifest
+from sspnet.manifest import atomic_write_bytes, copied_fields, read_manifest, sha256_file, write_manifest
 from sspnet.preprocess import Preprocess
-
-COPIED = ("model", "input", "preprocess", "postprocess", "outputs", "output_names", "classes")
 
 
 class CalibrationError(RuntimeError):
@@ -201,7 +199,7 @@ def calibrate(req: Request, log=print) -> dict:
 
 
 def _int8_fields(manifest: dict, fields: dict, excluded: dict) -> dict:
-    out = {k: manifest[k] for k in COPIED if k in manifest}
+    out = copied_fields(manifest)
     out["artifact"] = "onnx-int8"
     out["calibration"] = dict(fields, excluded_nodes=[{"name": n, "reason": r} for n, r in sorted(excluded.items())])
     return out

@@ -8,12 +8,12 @@ Runtime outputs against PyTorch's. A parity failure is an error and no artifact 
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 import re
 from pathlib import Path
 
-from sspnet.manifest import atomic_write_bytes, write_manifest
+from sspnet.manifest import INPUT_NAME, OUTPUTS, atomic_write_bytes, model_fields, write_manifest
+from sspnet.preprocess import Preprocess
 
 # the one table of ONNX export targets and what each allows (STYLE.md habit 8)
 TARGETS = {
@@ -25,7 +25,7 @@ TARGETS = {
                                 "(INMSLayer); ONNX Runtime runs it on any provider"},
 }
 MAX_OPSET = 20
-INPUT_NAME, OUTPUT_NAMES = "images", ("boxes", "scores")
+OUTPUT_NAMES = tuple(OUTPUTS)
 
 
 class ExportError(ValueError):
@@ -116,20 +116,6 @@ def versions() -> dict:
             "onnxslim": onnxslim.__version__}
 
 
-def onnx_manifest_fields(cfg, head: str, input_wh: tuple[int, int], batch: int | None, artifact: str) -> dict:
-    """The manifest fields every model artifact carries, for an ONNX of ``cfg`` exported at ``input_wh``."""
-    w, h = input_wh
-    pre = dataclasses.replace(cfg.preprocess(), input_w=w, input_h=h)
-    m = cfg.model
-    return {"artifact": artifact,
-            "model": {"name": m.name, "backbone": m.backbone, "neck": m.neck, "head": m.head},
-            "input": {"name": INPUT_NAME, "layout": "NCHW", "dtype": "float32",
-                      "batch": "dynamic" if batch is None else batch, "width": w, "height": h},
-            "preprocess": pre.to_dict(), "postprocess": cfg.postprocess_spec().to_dict(),
-            "outputs": {"boxes": "[N,K,4] xyxy, tile-input pixels", "scores": "[N,K] person probability"},
-            "output_names": list(OUTPUT_NAMES), "classes": ["person"]}
-
-
 def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] | None = None, batch: int | None = 1,
                 opset: int = 17, fp16: bool = False, *, cfg=None, parity_images=None, parity_tiles: int = 4,
                 log=print) -> Path:
@@ -152,8 +138,8 @@ def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] 
         f"input {input_wh[0]}x{input_wh[1]} batch {batch or 'dynamic'} opset {opset}{' fp16' if fp16 else ''}")
     proto = trace_to_onnx(wrapper, input_wh, batch, opset)
     out = Path(out)
-    fields = onnx_manifest_fields(cfg, cfg.model.head, input_wh, batch, "onnx-fp16" if fp16 else "onnx")
-    pre = dataclasses.replace(cfg.preprocess(), input_w=input_wh[0], input_h=input_wh[1])
+    fields = model_fields(cfg, "onnx-fp16" if fp16 else "onnx", input_wh=input_wh, batch=batch)
+    pre = Preprocess.from_dict(fields["preprocess"])     # the parity tiles are fed as the manifest says
     tiles, source = parity_tiles_from(parity_images, pre, parity_tiles)
     raw_names = raw_output_names(proto, cfg.model.head)
     fp32_bytes = proto.SerializeToString()

@@ -11,12 +11,11 @@ import re
 import shlex
 from pathlib import Path
 
+from sspnet.manifest import copied_fields
+
 TEGRA_RELEASE = "/etc/nv_tegra_release"
 # L4T major → JetPack major (R32: JetPack 4, R35: 5, R36: 6, R38: 7)
 L4T_TO_JETPACK = {32: "4", 34: "5", 35: "5", 36: "6", 38: "7"}
-# keys the engine manifest copies from its ONNX's manifest: an engine alone then says what model it holds, how to
-# feed it, how to read its outputs and how it was quantized
-COPIED_KEYS = ("model", "input", "preprocess", "postprocess", "outputs", "output_names", "classes", "calibration")
 
 
 class EngineMismatch(RuntimeError):
@@ -97,10 +96,7 @@ def engine_fields(onnx_manifest: dict | None, tensorrt: dict, io: dict) -> dict:
     """The engine manifest body: what the runtime needs from the ONNX manifest, plus the engine's own facts.
 
     ``io``: {"inputs": [{"name", "dtype", "shape"}], "outputs": [...]} as TensorRT reports them."""
-    fields = {"artifact": "engine"}
-    for key in COPIED_KEYS:
-        if onnx_manifest and key in onnx_manifest:
-            fields[key] = onnx_manifest[key]
+    fields = {"artifact": "engine", **copied_fields(onnx_manifest)}
     inputs = io.get("inputs") or []
     if inputs:
         inp = dict(fields.get("input") or {})

@@ -1,14 +1,24 @@
 """The manifest sidecar (``<artifact>.json``): what an artifact is, how to feed it and where it came from."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sspnet.config import Config
 
 FORMAT = "sspnet-manifest/1"
+INPUT_NAME = "images"
+OUTPUTS = {"boxes": "[N,K,4] xyxy, tile-input pixels", "scores": "[N,K] person probability"}
+# what a derived artifact (INT8 ONNX, engine) copies from its parent's manifest: it then says on its own what model
+# it holds, how to feed it, how to read its outputs and how it was quantized
+COPIED_KEYS = ("model", "input", "preprocess", "postprocess", "outputs", "output_names", "classes", "calibration")
 
 
 def sha256_file(path: str | Path) -> str:
@@ -38,6 +48,29 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def model_fields(cfg: Config, artifact: str, *, input_wh: tuple[int, int] | None = None,
+                 batch: int | None = None) -> dict:
+    """The fields every model artifact carries, for a model built from ``cfg``.
+
+    ``input_wh``: the tile size the artifact takes (default: the config's); ``batch``: a fixed batch, or None for a
+    dynamic one. The pre-processing recorded is the config's, at that tile size."""
+    pre = cfg.preprocess()
+    w, h = input_wh or (pre.input_w, pre.input_h)
+    m = cfg.model
+    return {"artifact": artifact,
+            "model": {"name": m.name, "backbone": m.backbone, "neck": m.neck, "head": m.head},
+            "input": {"name": INPUT_NAME, "layout": "NCHW", "dtype": "float32",
+                      "batch": "dynamic" if batch is None else batch, "width": w, "height": h},
+            "preprocess": dataclasses.replace(pre, input_w=w, input_h=h).to_dict(),
+            "postprocess": cfg.postprocess_spec().to_dict(),
+            "outputs": dict(OUTPUTS), "output_names": list(OUTPUTS), "classes": ["person"]}
+
+
+def copied_fields(parent_manifest: dict | None) -> dict:
+    """The ``COPIED_KEYS`` that ``parent_manifest`` has, for the manifest of an artifact derived from it."""
+    return {k: parent_manifest[k] for k in COPIED_KEYS if parent_manifest and k in parent_manifest}
 
 
 def write_manifest(artifact: str | Path, fields: dict, parent: str | Path | None = None) -> Path:

@@ -18,10 +18,9 @@ import numpy as np
 import torch
 
 from sspnet.config import Config, config_from_dict
-from sspnet.manifest import atomic_write_bytes, write_manifest
+from sspnet.manifest import atomic_write_bytes, model_fields, write_manifest
 
 FORMAT = "sspnet-checkpoint/1"
-OUTPUTS = {"boxes": "[N,K,4] xyxy, tile-input pixels", "scores": "[N,K] person probability"}
 
 
 def rng_state() -> dict:
@@ -47,19 +46,8 @@ def set_rng_state(state: dict) -> None:
 
 
 def manifest_fields(cfg: Config, training: dict | None = None) -> dict:
-    """The manifest fields every model artifact carries, for a checkpoint of ``cfg``."""
-    m = cfg.model
-    fields = {
-        "artifact": "checkpoint",
-        "model": {"name": m.name, "backbone": m.backbone, "neck": m.neck, "head": m.head},
-        "input": {"name": "images", "layout": "NCHW", "dtype": "float32", "batch": "dynamic",
-                  "width": cfg.input.width, "height": cfg.input.height},
-        "preprocess": cfg.preprocess().to_dict(),
-        "postprocess": cfg.postprocess_spec().to_dict(),
-        "outputs": dict(OUTPUTS),
-        "output_names": list(OUTPUTS),
-        "classes": ["person"],
-    }
+    """The checkpoint's manifest: the core's model fields plus the training summary."""
+    fields = model_fields(cfg, "checkpoint")
     if training:
         fields["training"] = training
     return fields

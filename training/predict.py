@@ -11,19 +11,8 @@ import numpy as np
 import torch
 
 from sspnet.config import Config
+from sspnet.manifest import model_fields
 from sspnet.postprocess import decode_fovea, fovea_points
-
-
-def checkpoint_manifest(cfg: Config, artifact: str = "checkpoint") -> dict:
-    """The manifest fields every model artifact carries, for a model built from ``cfg``."""
-    m, i = cfg.model, cfg.input
-    return {"artifact": artifact,
-            "model": {"name": m.name, "backbone": m.backbone, "neck": m.neck, "head": m.head},
-            "input": {"name": "images", "layout": "NCHW", "dtype": "float32", "batch": "dynamic",
-                      "width": i.width, "height": i.height},
-            "preprocess": cfg.preprocess().to_dict(), "postprocess": cfg.postprocess_spec().to_dict(),
-            "outputs": {"boxes": "[N,K,4] xyxy, tile-input pixels", "scores": "[N,K] person probability"},
-            "output_names": ["boxes", "scores"], "classes": ["person"]}
 
 
 class TorchDetector:
@@ -35,7 +24,7 @@ class TorchDetector:
         self.model = model.to(self.device).eval()
         self.cfg = cfg
         self.name = f"torch-{self.device.type}"
-        self.manifest = manifest if manifest is not None else checkpoint_manifest(cfg)
+        self.manifest = manifest if manifest is not None else model_fields(cfg, "checkpoint")
         self.preprocess = cfg.preprocess()
         self.postprocess = cfg.postprocess_spec()
         self.max_batch = None
