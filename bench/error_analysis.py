@@ -73,7 +73,7 @@ def per_gt(records: list, dets: dict) -> dict:
 
 def matched(records: list, dets: dict, iou_thr: float = 0.5) -> tuple[np.ndarray, np.ndarray, int]:
     """(scores, is-TP) of every counted detection, sorted by score, and the number of GT boxes."""
-    from sspnet.boxes import box_iod, box_iou
+    from sspnet.boxes import box_iof, box_iou
     all_scores, all_tp, num_gt = [], [], 0
     for r in records:
         gt = np.asarray(r.boxes_xyxy, np.float64).reshape(-1, 4)
@@ -83,7 +83,7 @@ def matched(records: list, dets: dict, iou_thr: float = 0.5) -> tuple[np.ndarray
         boxes, scores = boxes[order].reshape(-1, 4), scores[order]
         num_gt += len(gt)
         iou = box_iou(boxes, gt) if len(gt) and len(boxes) else np.zeros((len(boxes), len(gt)))
-        in_ignore = (box_iod(boxes, ign).max(axis=1) > 0.5) if len(ign) and len(boxes) else np.zeros(len(boxes), bool)
+        in_ignore = (box_iof(boxes, ign).max(axis=1) > 0.5) if len(ign) and len(boxes) else np.zeros(len(boxes), bool)
         taken = np.zeros(len(gt), bool)
         for d in range(len(boxes)):
             cand = np.where(~taken & (iou[d] >= iou_thr))[0] if len(gt) else []
@@ -175,7 +175,7 @@ def main(argv=None) -> int:
     from sspnet.evaluation import detect_dataset, evaluate
     from sspnet.evaluation.bootstrap import bootstrap_interval
     from sspnet.evaluation.detections import load_detections, save_detections
-    from sspnet.evaluation.run_model import open_detector
+    from sspnet.cli import open_detector
     name = args.name or Path(args.model).stem
     work = OUT / "error_analysis"
     work.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from sspnet.calibration.data import cache_key, calibration_set, key_digest
 from sspnet.calibration.quantize import (TARGETS, activation_scales, default_exclusions, prepare, qdq_from_ranges,
@@ -43,6 +44,7 @@ class Request:
     from_trt_cache: Path | None = None
     exclude: tuple = ()
     cpu_form: str = "auto"          # --target cpu: 'vnni' | 'avx2' | 'auto' (the form exact on this CPU)
+    open_backend: Callable[[str], object] | None = None   # the gate's detector factory (the CLI wires the runtime's)
 
 
 def ranges_cache_path(out: Path) -> Path:
@@ -174,8 +176,11 @@ def calibrate(req: Request, log=print) -> dict:
                 candidates = set(quantized_nodes(float_model, onnx.load(str(path)))) - set(excl)
                 return rank_nodes(prepared, path, [sample], candidates, manifest["input"]["name"]) \
                     if sample is not None else []
+            if req.open_backend is None:
+                raise CalibrationError("the accuracy gate (eval_data) needs Request.open_backend, a factory of "
+                                       "ONNX detectors such as sspnet.runtime.backends.open_backend")
             gate = run_gate(req.onnx, records, quantize, excluded, req.max_drop, rank, float_model,
-                            manifest["postprocess"]["score_thr"], log=log)
+                            req.open_backend, manifest["postprocess"]["score_thr"], log=log)
             final, excluded = Path(gate.pop("path")), gate.pop("excluded")
         else:
             final = quantize(excluded)

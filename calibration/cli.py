@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
                   trt_version=args.trt_version, eval_data=args.eval_data, max_drop=args.max_drop,
                   require_cache=args.require_cache,
                   from_trt_cache=Path(args.from_trt_cache) if args.from_trt_cache else None,
-                  exclude=tuple(args.exclude), cpu_form=args.cpu_form)
+                  exclude=tuple(args.exclude), cpu_form=args.cpu_form,
+                  open_backend=lambda path: args.open_detector(path, "cpu"))
     print(f"calibrate: onnx={req.onnx} images={req.images} count={req.count} method={req.method} "
           f"target={req.target} out={req.out} trt_cache={req.trt_cache} (TensorRT {req.trt_version}) "
           f"eval={req.eval_data} max_drop={req.max_drop}")

@@ -1,7 +1,7 @@
 """Accuracy gate: FP32 and INT8 ONNX on the same data through the runtime's ONNX Runtime backend, TinyPerson AP.
 
-Both models run through ``sspnet.runtime.backends.open_backend`` (the deployed code path: same tiling, merge and
-post-processing) and ``sspnet.evaluation.detect_dataset`` + ``evaluate``. Reported: AP50 tiny, tiny1, tiny2, tiny3
+Both models run through the ``open_backend`` factory the caller hands in (the CLI passes the runtime's
+``sspnet.runtime.backends.open_backend``: the deployed code path, same tiling, merge and post-processing) and ``sspnet.evaluation.detect_dataset`` + ``evaluate``. Reported: AP50 tiny, tiny1, tiny2, tiny3
 (percent) for both, the drop, and the score shift of matched detections (INT8 confidences compress: ultralytics
 #24668; deployments may retune the threshold).
 
@@ -19,6 +19,8 @@ from typing import Callable
 import numpy as np
 
 from sspnet.boxes import box_iou
+
+OpenBackend = Callable[[str], object]   # onnx path -> a detector with the runtime Backend interface
 
 HEADLINE = "AP50_tiny"
 REPORTED = ("AP50_tiny", "AP50_tiny1", "AP50_tiny2", "AP50_tiny3")
@@ -42,11 +44,10 @@ def structural_stages(model) -> list[tuple[str, str, list[str]]]:
     return [s for s in stages if s[2]]
 
 
-def evaluate_onnx(onnx_path, records, device: str = "cpu") -> tuple[dict, dict]:
+def evaluate_onnx(open_backend: OpenBackend, onnx_path, records) -> tuple[dict, dict]:
     """(metrics, detections) of an ONNX model (with its manifest) on ``records``."""
     from sspnet.evaluation import detect_dataset, evaluate
-    from sspnet.runtime.backends import open_backend
-    backend = open_backend(onnx_path, device)
+    backend = open_backend(str(onnx_path))
     try:
         detections = detect_dataset(records, backend)
     finally:
@@ -95,21 +96,25 @@ def _drop(fp32: dict, int8: dict) -> float:
 
 
 def run_gate(fp32_path, records, quantize: Callable[[dict], object], excluded: dict, max_drop: float,
-             rank: Callable[[object, dict], list[dict]], float_model, min_score: float = 0.05, log=print) -> dict:
+             rank: Callable[[object, dict], list[dict]], float_model, open_backend: OpenBackend,
+             min_score: float = 0.05, log=print) -> dict:
     """Quantize with ``excluded`` ({node: reason}), evaluate, widen the exclusions until the drop ≤ ``max_drop``.
+
+    ``open_backend(onnx_path)`` opens a detector (the runtime's ONNX Runtime backend, handed in by the CLI that
+    wires the stages: calibration never imports the runtime).
 
     ``quantize(excluded) -> path`` writes a candidate INT8 ONNX (with manifest); ``rank(path, excluded)`` returns
     ``sensitivity.rank_nodes`` rows for the nodes still quantized. Returns the gate report; ``report["path"]`` is
     the last candidate and ``report["excluded"]`` its exclusions.
     """
-    fp32_metrics, fp32_dets = evaluate_onnx(fp32_path, records)
+    fp32_metrics, fp32_dets = evaluate_onnx(open_backend, fp32_path, records)
     log(f"gate: FP32 {HEADLINE} {fp32_metrics.get(HEADLINE, float('nan')):.2f} on {len(records)} images")
     excluded = dict(excluded)
     stages = structural_stages(float_model)
     steps, ranked, chunk = [], None, 1
     while True:
         path = quantize(excluded)
-        int8_metrics, int8_dets = evaluate_onnx(path, records)
+        int8_metrics, int8_dets = evaluate_onnx(open_backend, path, records)
         drop = _drop(fp32_metrics, int8_metrics)
         steps.append({"excluded": len(excluded), "int8": _pick(int8_metrics), "drop": None if math.isnan(drop) else
                       round(drop, 3)})

@@ -20,7 +20,7 @@ from sspnet.export.trt_plan import CALIBRATORS, BuildPlan
 from sspnet.export.trt_versions import import_tensorrt, parse_version
 from sspnet.export.trtexec import trtexec_line
 from sspnet.manifest import atomic_write_bytes, sha256_file, write_manifest
-from sspnet.runtime.gpu import open_gpu
+from sspnet.gpu import open_gpu
 
 JETSON_HINT = ("on Jetson, builds are killed when memory runs out: try --workspace 256..1024, add a 4 GB swapfile, "
                "disable zram or stop the desktop")

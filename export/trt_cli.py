@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"{plan.onnx.path}: the Q/DQ graph is not what TensorRT's explicit quantization accepts:\n  "
                          + "\n  ".join(str(p) for p in problems))
     from sspnet.export.trt_build import BuildError, build_engine
-    from sspnet.runtime.gpu import CudaError, NoGpuBindings
+    from sspnet.gpu import CudaError, NoGpuBindings
     try:
         out = build_engine(plan)
     except (BuildError, CudaError, NoGpuBindings) as e:

@@ -12,7 +12,7 @@ import sys
 
 if __name__ == "__main__" and not __package__:
     # run as a script: Python put runtime/ first on sys.path; drop it so the modules beside this file are not
-    # importable as top-level names (runtime/gpu would shadow a 'gpu' package) and the installed package is used
+    # importable as top-level names (runtime/stats.py would shadow a 'stats' module) and the installed package is used
     _here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
 

@@ -5,7 +5,7 @@ elsewhere is refused with the ``sspnet build`` line that rebuilds it here. Pinne
 profile's largest batch, one CUDA stream and the tensor addresses are set up once; each call copies the tiles in,
 runs ``execute_async_v3`` (``execute_async_v2`` where a TensorRT lacks it), copies the outputs back, synchronizes.
 A batch below the profile minimum is padded, one above the maximum is run in chunks.
-GPU memory goes through ``sspnet.runtime.gpu`` (cuda-python or pycuda). No torch here.
+GPU memory goes through ``sspnet.gpu`` (cuda-python or pycuda). No torch here.
 Written from the documented TensorRT API; not executed on a GPU in this repository's CI (see README).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sspnet.engine_manifest import EngineMismatch, check_engine_compat, refusal_
 from sspnet.manifest import manifest_path, read_manifest
 from sspnet.postprocess import Postprocess
 from sspnet.preprocess import Preprocess
-from sspnet.runtime.gpu import open_gpu
+from sspnet.gpu import open_gpu
 
 
 def parse_device(device) -> int:

@@ -45,8 +45,8 @@ def _fail(msg: str) -> int:
 
 
 def _run_model(args: argparse.Namespace, records: list) -> dict:
-    from sspnet.evaluation.run_model import detect_dataset, open_detector
-    detector = open_detector(args.model, args.device)
+    from sspnet.evaluation.run_model import detect_dataset
+    detector = args.open_detector(args.model, args.device)
     if args.scale is not None:
         detector.preprocess = dataclasses.replace(detector.preprocess, scale=args.scale)
     try:

@@ -2,17 +2,13 @@
 
 A detector is anything with the Backend interface (``preprocess``, ``postprocess``, ``infer``, ``max_batch``,
 ``close``): ONNX Runtime / TensorRT backends from ``sspnet.runtime.backends`` or ``sspnet.training.predict
-.TorchDetector`` for checkpoints. Those stage packages are imported lazily, only by ``open_detector``.
+.TorchDetector`` for checkpoints. The core opens none of them: ``sspnet.cli.open_detector`` wires the stages.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
 from sspnet.postprocess import detect_frame
-
-MODEL_SUFFIXES = (".pt", ".onnx", ".engine")
 
 
 def detect_dataset(records: list, detector, progress: bool = False) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -32,27 +28,3 @@ def detect_dataset(records: list, detector, progress: bool = False) -> dict[int,
         out[rec.image_id] = (np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32))
     return out
 
-
-def open_detector(model_path: str | Path, device: str = "cpu"):
-    """A Backend for a model file: ``.pt`` checkpoint (needs the train extra), ``.onnx`` or ``.engine``."""
-    path = Path(model_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: model file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".pt":
-        try:
-            from sspnet.training.checkpoint import load_checkpoint
-            from sspnet.training.predict import TorchDetector
-        except ImportError as e:
-            raise RuntimeError(f"{path}: evaluating a .pt checkpoint needs PyTorch and sspnet.training "
-                               f"(pip install -e '.[train]'): {e}") from None
-        model, cfg, _ = load_checkpoint(path, device)
-        return TorchDetector(model, cfg, device)
-    if suffix in (".onnx", ".engine"):
-        try:
-            from sspnet.runtime.backends import open_backend
-        except ImportError as e:
-            raise RuntimeError(f"{path}: running {suffix} models needs sspnet.runtime backends "
-                               f"(ONNX Runtime / TensorRT): {e}") from None
-        return open_backend(str(path), device)
-    raise ValueError(f"{path}: unknown model type '{suffix}'; expected one of {', '.join(MODEL_SUFFIXES)}")

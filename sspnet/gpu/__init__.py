@@ -2,13 +2,15 @@
 
 ``open_gpu(index)`` picks the implementation by what is installed: cuda-python first (NVIDIA's current bindings,
 installs as wheels everywhere; TensorRT's samples moved to it in 10.13), pycuda otherwise; ``prefer`` forces one.
+In the core because the engine builder (export) and the TensorRT backend (runtime) both use it; the bindings are
+imported only when a GPU is opened.
 """
 from __future__ import annotations
 
 import importlib.util
 
-from sspnet.runtime.gpu.base import (NO_DRIVER, CudaError, DeviceBuffer, DeviceInfo, Gpu, HostBuffer,
-                                     NoDriverError, NoGpuBindings, Stream, hint_for)
+from sspnet.gpu.base import (NO_DRIVER, CudaError, DeviceBuffer, DeviceInfo, Gpu, HostBuffer, NoDriverError,
+                             NoGpuBindings, Stream, hint_for)
 
 IMPLS = ("cuda-python", "pycuda")
 INSTALL = ("pip install 'cuda-python>=12,<14' (CUDA 12 / JetPack 6: 'cuda-python>=12,<13'), "
@@ -45,7 +47,7 @@ def open_gpu(index: int = 0, prefer: str | None = None) -> Gpu:
         raise NoGpuBindings(f"{want} is not installed, and the TensorRT backend needs one for GPU buffers and "
                             f"streams: {INSTALL}")
     if order[0] == "cuda-python":
-        from sspnet.runtime.gpu.cudapython_impl import CudaPythonGpu
+        from sspnet.gpu.cudapython_impl import CudaPythonGpu
         return CudaPythonGpu(index)
-    from sspnet.runtime.gpu.pycuda_impl import PyCudaGpu
+    from sspnet.gpu.pycuda_impl import PyCudaGpu
     return PyCudaGpu(index)

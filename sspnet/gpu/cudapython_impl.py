@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from sspnet.runtime.gpu.base import CudaError, DeviceBuffer, DeviceInfo, Gpu, HostBuffer, NoDriverError, Stream
+from sspnet.gpu.base import CudaError, DeviceBuffer, DeviceInfo, Gpu, HostBuffer, NoDriverError, Stream
 
 
 def import_bindings():

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from sspnet.runtime.gpu.base import (CudaError, DeviceBuffer, DeviceInfo, Gpu, HostBuffer, NoDriverError, Stream)
+from sspnet.gpu.base import CudaError, DeviceBuffer, DeviceInfo, Gpu, HostBuffer, NoDriverError, Stream
 
 # pycuda raises "cuXxx failed: <driver text>"; map the driver text to the CUDA error name our hints use
 _TEXT_TO_NAME = {

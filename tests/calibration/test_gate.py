@@ -16,6 +16,7 @@ from sspnet.calibration.sensitivity import rank_nodes
 from sspnet.data import load_dataset
 from sspnet.manifest import read_manifest, write_manifest
 from sspnet.preprocess import Preprocess
+from sspnet.runtime.backends import open_backend
 
 QUIET = {"log": lambda *a, **k: None}
 
@@ -23,7 +24,7 @@ QUIET = {"log": lambda *a, **k: None}
 def test_gate_report(tmp_path: Path, fp32_onnx: Path, calib_frames: Path, eval_dataset: Path):
     out = tmp_path / "g.int8.onnx"
     report = calibrate(Request(onnx=fp32_onnx, out=out, images=str(calib_frames), count=8, method="minmax",
-                               eval_data=str(eval_dataset), max_drop=100.0), **QUIET)
+                               eval_data=str(eval_dataset), max_drop=100.0, open_backend=open_backend), **QUIET)
     gate = report["gate"]
     assert gate["passed"] and gate["images"] == 3 and gate["metric"] == "AP50_tiny"
     assert set(gate["fp32"]) == set(REPORTED) == set(gate["int8"])
@@ -57,7 +58,7 @@ def test_gate_widens_exclusions_in_order(tmp_path: Path, fp32_onnx: Path, calib_
         return rows[:3]
 
     records = load_dataset(eval_dataset)
-    gate = run_gate(fp32_onnx, records, quantize, default_exclusions(model), -1.0, rank, model, **QUIET)
+    gate = run_gate(fp32_onnx, records, quantize, default_exclusions(model), -1.0, rank, model, open_backend, **QUIET)
     assert not gate["passed"]                                  # an impossible bound: everything was tried
     counts = [s["excluded"] for s in gate["steps"]]
     assert len(counts) == 5 and counts == sorted(counts) and len(set(counts)) == 5   # base, 1, 2, 3 (1 node), 3 (2)

@@ -6,8 +6,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from sspnet.runtime.gpu import (NO_DRIVER, CudaError, NoDriverError, NoGpuBindings, available_impls, hint_for,
-                                open_gpu)
+from sspnet.gpu import NO_DRIVER, CudaError, NoDriverError, NoGpuBindings, available_impls, hint_for, open_gpu
 
 HAVE_CUDA_PYTHON = importlib.util.find_spec("cuda") is not None and "cuda-python" in available_impls()
 HAVE_DRIVER = ctypes.util.find_library("cuda") is not None
@@ -25,7 +24,7 @@ def test_no_driver_message_from_cuda_python():
 
 @pytest.mark.skipif(not HAVE_CUDA_PYTHON, reason="cuda-python is not installed")
 def test_every_cuda_runtime_error_code_has_a_message():
-    from sspnet.runtime.gpu.cudapython_impl import describe_error, import_bindings
+    from sspnet.gpu.cudapython_impl import describe_error, import_bindings
     driver, runtime, _ = import_bindings()
     for err in runtime.cudaError_t:
         if int(err) == 0:
@@ -40,7 +39,7 @@ def test_every_cuda_runtime_error_code_has_a_message():
 @pytest.mark.skipif(not HAVE_CUDA_PYTHON, reason="cuda-python is not installed")
 def test_every_driver_error_code_has_a_message():
     """CUresult strings need libcuda; without it the enum name stands in."""
-    from sspnet.runtime.gpu.cudapython_impl import describe_error, import_bindings
+    from sspnet.gpu.cudapython_impl import describe_error, import_bindings
     driver, runtime, _ = import_bindings()
     for err in driver.CUresult:
         if int(err) == 0:
