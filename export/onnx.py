@@ -131,7 +131,7 @@ def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] 
     from sspnet.export.wrapper import wrap_for_export
 
     model, cfg, parent = _load(checkpoint_or_model, cfg)
-    input_wh = tuple(input_wh or (cfg.input.width, cfg.input.height))
+    input_wh = tuple(input_wh or (cfg.input.input_w, cfg.input.input_h))
     row = check_options(cfg.model.head, batch, opset, fp16)
     wrapper = wrap_for_export(model, input_wh)
     log(f"export: {cfg.model.name} ({cfg.model.backbone}/{cfg.model.neck}/{cfg.model.head}) "
@@ -144,7 +144,7 @@ def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] 
     raw_names = raw_output_names(proto, cfg.model.head)
     fp32_bytes = proto.SerializeToString()
     strict = row["parity"] == "absolute"
-    parity = check_parity(wrapper, fp32_bytes, tiles, cfg.postprocess_spec(), raw_names, batch=batch,
+    parity = check_parity(wrapper, fp32_bytes, tiles, cfg.postprocess, raw_names, batch=batch,
                           scaled=not strict, detections_must_match=strict)
     parity["images"] = source
     log(f"parity fp32 (ONNX Runtime vs PyTorch, {parity['tiles']} tiles from {source}): {parity['summary']}")
@@ -157,7 +157,7 @@ def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] 
     if fp16:
         from sspnet.export.fp16 import convert_fp16
         proto16, kept = convert_fp16(proto)
-        parity16 = check_parity(wrapper, proto16.SerializeToString(), tiles, cfg.postprocess_spec(), raw_names,
+        parity16 = check_parity(wrapper, proto16.SerializeToString(), tiles, cfg.postprocess, raw_names,
                                 batch=batch, atol=None, detections_must_match=strict)
         parity16["images"] = source
         log(f"parity fp16 (reported, not enforced): {parity16['summary']}")

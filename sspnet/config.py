@@ -1,6 +1,8 @@
 """YAML configs mapped onto frozen, typed dataclasses; unknown keys and wrong types are errors naming file and key.
 
-A config file may name one base (``_base_: other.yaml``, relative to itself); bases do not chain further.
+A config file may name one base (``_base_: other.yaml``, relative to itself); bases do not chain further. The
+``input`` and ``postprocess`` sections are the core's own ``Preprocess`` and ``Postprocess``; ``YAML_KEYS`` names the
+few fields whose YAML key differs (``input: {width, height}`` is ``Preprocess.input_w/input_h``).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from sspnet.postprocess import Postprocess
-from sspnet.preprocess import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
+from sspnet.preprocess import Preprocess
 
 
 class ConfigError(ValueError):
@@ -46,27 +48,6 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class InputConfig:
-    width: int = 640
-    height: int = 512
-    scale: float = 1.0
-    overlap: int = 50
-    color: str = "rgb"
-    mean: tuple = IMAGENET_MEAN_RGB
-    std: tuple = IMAGENET_STD_RGB
-
-
-@dataclass(frozen=True)
-class PostprocessConfig:
-    score_thr: float = 0.05
-    pre_nms_topk: int = 1000
-    nms_iou: float = 0.5
-    merge_iou: float = 0.5
-    max_det: int = 1000
-    operating_thr: float = 0.25
-
-
-@dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 12
     batch_size: int = 4
@@ -95,26 +76,29 @@ class TrainConfig:
 @dataclass(frozen=True)
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
-    input: InputConfig = field(default_factory=InputConfig)
-    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+    input: Preprocess = field(default_factory=Preprocess)
+    postprocess: Postprocess = field(default_factory=Postprocess)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
-        return _to_plain(dataclasses.asdict(self))
+        """The plain dict a checkpoint stores: the YAML keys, lists for tuples."""
+        return _to_plain(self)
 
-    def preprocess(self):
-        from sspnet.preprocess import Preprocess
-        i = self.input
-        return Preprocess(input_w=i.width, input_h=i.height, scale=i.scale, overlap=i.overlap,
-                          color=i.color, mean=tuple(i.mean), std=tuple(i.std))
 
-    def postprocess_spec(self) -> Postprocess:
-        return Postprocess(**dataclasses.asdict(self.postprocess))
+# field → YAML key, where they differ (configs and checkpoints already shipped use these keys)
+YAML_KEYS = {Preprocess: {"input_w": "width", "input_h": "height"}}
+
+
+def _yaml_keys(cls) -> dict:
+    """{field name: YAML key} of dataclass ``cls``."""
+    renamed = YAML_KEYS.get(cls, {})
+    return {f.name: renamed.get(f.name, f.name) for f in dataclasses.fields(cls)}
 
 
 def _to_plain(v):
-    if isinstance(v, dict):
-        return {k: _to_plain(x) for k, x in v.items()}
+    if dataclasses.is_dataclass(v):
+        keys = _yaml_keys(type(v))
+        return {keys[f.name]: _to_plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
     if isinstance(v, (list, tuple)):
         return [_to_plain(x) for x in v]
     return v
@@ -142,10 +126,11 @@ def from_dict(cls, data, where: str = "config"):
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    unknown = set(data) - set(hints)
+    field_of = {key: name for name, key in _yaml_keys(cls).items()}
+    unknown = set(data) - set(field_of)
     if unknown:
-        raise ConfigError(f"{where}: unknown key '{sorted(unknown)[0]}' (known: {', '.join(sorted(hints))})")
-    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+        raise ConfigError(f"{where}: unknown key '{sorted(unknown)[0]}' (known: {', '.join(sorted(field_of))})")
+    return cls(**{field_of[k]: _coerce(v, hints[field_of[k]], f"{where}.{k}") for k, v in data.items()})
 
 
 def _merge(base: dict, over: dict) -> dict:

@@ -56,7 +56,7 @@ def model_fields(cfg: Config, artifact: str, *, input_wh: tuple[int, int] | None
 
     ``input_wh``: the tile size the artifact takes (default: the config's); ``batch``: a fixed batch, or None for a
     dynamic one. The pre-processing recorded is the config's, at that tile size."""
-    pre = cfg.preprocess()
+    pre = cfg.input
     w, h = input_wh or (pre.input_w, pre.input_h)
     m = cfg.model
     return {"artifact": artifact,
@@ -64,7 +64,7 @@ def model_fields(cfg: Config, artifact: str, *, input_wh: tuple[int, int] | None
             "input": {"name": INPUT_NAME, "layout": "NCHW", "dtype": "float32",
                       "batch": "dynamic" if batch is None else batch, "width": w, "height": h},
             "preprocess": dataclasses.replace(pre, input_w=w, input_h=h).to_dict(),
-            "postprocess": cfg.postprocess_spec().to_dict(),
+            "postprocess": cfg.postprocess.to_dict(),
             "outputs": dict(OUTPUTS), "output_names": list(OUTPUTS), "classes": ["person"]}
 
 

@@ -31,7 +31,7 @@ def _check(cfg: Config) -> None:
     if m.neck_channels % 4:
         raise ConfigError(f"model.neck_channels: {m.neck_channels} must be a multiple of 4 (four ASPP branches)")
     mult = 64 if 6 in m.levels else 32          # every level must halve exactly (P6 = stride 64)
-    for where, w, h in (("input.width/height", cfg.input.width, cfg.input.height),
+    for where, w, h in (("input.width/height", cfg.input.input_w, cfg.input.input_h),
                         ("train.crop_w/crop_h", cfg.train.crop_w, cfg.train.crop_h)):
         if w % mult or h % mult:
             raise ConfigError(f"{where}: {w}x{h} must be multiples of {mult} for levels {list(m.levels)}")

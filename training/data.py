@@ -171,7 +171,7 @@ class TrainCrops(torch.utils.data.Dataset):
 
 def train_crops_from_config(records: list[ImageRecord], cfg: Config, cache_mb: int = 2048) -> TrainCrops:
     t = cfg.train
-    return TrainCrops(records, pre=cfg.preprocess(), crop_wh=(t.crop_w, t.crop_h), upscale=tuple(t.upscale),
+    return TrainCrops(records, pre=cfg.input, crop_wh=(t.crop_w, t.crop_h), upscale=tuple(t.upscale),
                       empty_ratio=t.empty_tile_ratio, flip=t.flip, photometric_aug=t.photometric, seed=t.seed,
                       crops_per_image=t.crops_per_image, cache_mb=cache_mb)
 

@@ -57,8 +57,8 @@ def describe_outputs(model: nn.Module, width: int, height: int) -> dict:
 
 def model_info(model: nn.Module, cfg: Config, width: int | None = None, height: int | None = None) -> dict:
     """Everything ``sspnet info`` prints, as a plain dict (keys: params, trainable_params, gmac, …)."""
-    width = width or cfg.input.width
-    height = height or cfg.input.height
+    width = width or cfg.input.input_w
+    height = height or cfg.input.input_h
     # the Faster R-CNN head's proposals have data-dependent shapes that torch.export cannot trace
     gmac, method = count_gmac(model, width, height, traced=cfg.model.head == "fovea")
     m = cfg.model

@@ -25,8 +25,8 @@ class TorchDetector:
         self.cfg = cfg
         self.name = f"torch-{self.device.type}"
         self.manifest = manifest if manifest is not None else model_fields(cfg, "checkpoint")
-        self.preprocess = cfg.preprocess()
-        self.postprocess = cfg.postprocess_spec()
+        self.preprocess = cfg.input
+        self.postprocess = cfg.postprocess
         self.max_batch = None
         self._points: dict[tuple[int, int], list[np.ndarray]] = {}
 

@@ -3,7 +3,9 @@ import json
 import pytest
 
 from sspnet.config import ConfigError, config_from_dict, load_config
-from sspnet.manifest import read_manifest, sha256_file, write_manifest
+from sspnet.manifest import copied_fields, model_fields, read_manifest, sha256_file, write_manifest
+from sspnet.postprocess import Postprocess
+from sspnet.preprocess import Preprocess
 
 
 def test_unknown_key_names_file_and_key(tmp_path):
@@ -24,6 +26,26 @@ def test_round_trip_through_dict():
     cfg = config_from_dict({"model": {"neck": "fpn", "levels": [2, 3]}, "input": {"scale": 2}})
     again = config_from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg and cfg.input.scale == 2.0 and cfg.model.levels == (2, 3)
+
+
+def test_input_and_postprocess_are_the_core_dataclasses_under_their_yaml_keys():
+    cfg = config_from_dict({"input": {"width": 320, "height": 256}, "postprocess": {"nms_iou": 0.6}})
+    assert cfg.input == Preprocess(input_w=320, input_h=256) and cfg.postprocess == Postprocess(nms_iou=0.6)
+    assert list(cfg.to_dict()["input"])[:2] == ["width", "height"]
+    with pytest.raises(ConfigError, match=r"ckpt\.input: unknown key 'input_w'"):
+        config_from_dict({"input": {"input_w": 320}}, source="ckpt")
+    with pytest.raises(ConfigError, match=r"ckpt\.input\.height: expected int"):
+        config_from_dict({"input": {"height": 256.0}}, source="ckpt")
+
+
+def test_model_fields_at_the_export_size():
+    cfg = config_from_dict({"input": {"width": 640, "height": 512, "scale": 2.0}})
+    m = model_fields(cfg, "onnx", input_wh=(320, 256), batch=1)
+    assert (m["input"]["width"], m["input"]["height"], m["input"]["batch"]) == (320, 256, 1)
+    assert Preprocess.from_dict(m["preprocess"]) == Preprocess(input_w=320, input_h=256, scale=2.0)
+    assert model_fields(cfg, "checkpoint")["input"]["batch"] == "dynamic"
+    assert copied_fields(dict(m, sha256="x", calibration={"method": "entropy"})) == dict(
+        {k: v for k, v in m.items() if k != "artifact"}, calibration={"method": "entropy"})
 
 
 def test_manifest_records_parent_hash(tmp_path):

@@ -57,7 +57,7 @@ def test_save_writes_atomically_with_manifest(tmp_path, model, cfg):
     assert m["artifact"] == "checkpoint" and m["sha256"] == sha256_file(paths[0])
     assert m["model"] == {"name": "sspnet_edge", "backbone": "efficientnet_lite0", "neck": "ssfpn", "head": "fovea"}
     assert m["input"]["name"] == "images" and m["input"]["layout"] == "NCHW" and m["input"]["width"] == 640
-    assert m["preprocess"] == cfg.preprocess().to_dict() and m["postprocess"] == cfg.postprocess_spec().to_dict()
+    assert m["preprocess"] == cfg.input.to_dict() and m["postprocess"] == cfg.postprocess.to_dict()
     assert m["output_names"] == ["boxes", "scores"] and m["classes"] == ["person"]
     assert m["training"]["global_step"] == 23
     ckpt = torch.load(paths[0], weights_only=True)        # plain data only

@@ -29,7 +29,7 @@ def test_edge_model_overfits_four_synthetic_tiles(tmp_path):
     assert sum(len(r.boxes_xyxy) for r in records) >= 8
     cfg = load_config(CONFIG)
     cfg = dataclasses.replace(
-        cfg, input=dataclasses.replace(cfg.input, width=W, height=H, scale=1.0),
+        cfg, input=dataclasses.replace(cfg.input, input_w=W, input_h=H, scale=1.0),
         train=dataclasses.replace(cfg.train, crop_w=W, crop_h=H, upscale=(1.0, 1.0), flip=False, photometric=False,
                                   empty_tile_ratio=0.0, crops_per_image=30, batch_size=4, epochs=EPOCHS, lr=0.01,
                                   warmup_iters=10, lr_steps=(EPOCHS - 1,), val_every=EPOCHS, seed=0))

@@ -1,13 +1,13 @@
-"""GStreamer for the runtime: import, element creation, the decode plan and the codec table.
+"""GStreamer from Python, for every part that builds a pipeline (the runtime's sources and sinks, the synthetic
+clips): import and initialise once, make and configure elements, typed caps, linking, bus errors.
 
-``gi`` is imported here and only here (plus the sinks that need GStreamer); a machine without PyGObject gets an
-error that says what to install. Elements are always made with ``Gst.ElementFactory.make`` and configured with
-``set_property``; nothing in the runtime parses a pipeline string.
+``gi`` is imported here and only here; a machine without PyGObject gets an error that says what to install.
+Elements are always made with ``Gst.ElementFactory.make`` and configured with ``set_property``; nothing parses a
+pipeline string, so no user text (a file name, a URI) can become pipeline syntax.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
@@ -115,55 +115,3 @@ def link_chain(pipeline, elements: list) -> None:
 def bus_error_text(msg) -> str:
     err, debug = msg.parse_error()
     return f"{err.message} ({debug.splitlines()[-1] if debug else ''})".replace(" ()", "")
-
-
-@dataclass(frozen=True)
-class DecodePlan:
-    """How compressed video becomes BGR: Jetson hardware (nvv4l2decoder + nvvidconv) or software."""
-    hardware: bool
-
-    @property
-    def description(self) -> str:
-        if self.hardware:
-            return "hardware: nvv4l2decoder → nvvidconv (BGRx) → videoconvert (BGR)"
-        return "software: decodebin → videoconvert → videoscale (BGR)"
-
-    def decoder(self):
-        """The decoding element for an already-parsed elementary stream (network sources)."""
-        return make("nvv4l2decoder") if self.hardware else make("decodebin")
-
-    def converter(self, width: int | None = None, height: int | None = None) -> list:
-        """Elements from decoded video (any memory, any format) to system-memory BGR at the requested size."""
-        size = {k: v for k, v in (("width", width), ("height", height)) if v}
-        if self.hardware:
-            return [make("nvvidconv"), make("capsfilter", caps=caps("video/x-raw", format="BGRx", **size)),
-                    make("videoconvert"), make("capsfilter", caps=caps("video/x-raw", format="BGR"))]
-        return [make("videoconvert"), make("videoscale"),
-                make("capsfilter", caps=caps("video/x-raw", format="BGR", **size))]
-
-
-def decode_plan() -> DecodePlan:
-    """Hardware when both Jetson elements exist, software otherwise."""
-    return DecodePlan(hardware=has_element("nvv4l2decoder") and has_element("nvvidconv"))
-
-
-@dataclass(frozen=True)
-class Codec:
-    encoding_name: str      # RTP encoding-name in the stream's caps
-    depay: str
-    parse: str
-
-
-# codec → RTP depayloader and parser; the one table every network source uses
-CODEC_TABLE = {
-    "h264": Codec("H264", "rtph264depay", "h264parse"),
-    "h265": Codec("H265", "rtph265depay", "h265parse"),
-    "mjpeg": Codec("JPEG", "rtpjpegdepay", "jpegparse"),
-}
-
-
-def codec_for_encoding(encoding_name: str) -> str | None:
-    for name, codec in CODEC_TABLE.items():
-        if codec.encoding_name == encoding_name.upper():
-            return name
-    return None
