@@ -53,7 +53,7 @@ def machine() -> dict:
             return None
     gst = None
     try:
-        from sspnet.runtime.sources.gst import gst as _gst
+        from sspnet.gst import gst as _gst
         gst = _gst().version_string()
     except (ImportError, RuntimeError):
         pass

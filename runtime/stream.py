@@ -87,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
                              backoff_max_s=args.backoff_max)
 
     # 2. the model, the source, the outputs
+    from sspnet.gst import GstMissing
     from sspnet.runtime.backends import open_backend
     from sspnet.runtime.sources import create_source
-    from sspnet.runtime.sources.gst import GstMissing
     try:
         backend = open_backend(args.model, args.device)
     except (OSError, ValueError, RuntimeError, ImportError) as e:

@@ -25,19 +25,16 @@ def _version(dist: str) -> str | None:
 
 
 def gstreamer_report() -> dict:
+    from sspnet.gst import GstMissing, gst, rtsp_server_module
     try:
-        import gi
-        gi.require_version("Gst", "1.0")
-        from gi.repository import Gst
-    except (ImportError, ValueError) as e:
-        return {"available": False, "error": f"{e} (install: make system; pip install pygobject==3.50.2)"}
-    Gst.init(None)
+        Gst = gst()
+    except GstMissing as e:
+        return {"available": False, "error": str(e)}
     have = lambda names: {n: Gst.ElementFactory.find(n) is not None for n in names}  # noqa: E731
-    rtsp = True
     try:
-        gi.require_version("GstRtspServer", "1.0")
-        from gi.repository import GstRtspServer  # noqa: F401
-    except (ImportError, ValueError):
+        rtsp_server_module()
+        rtsp = True
+    except GstMissing:
         rtsp = False
     return {"available": True, "version": Gst.version_string(), "decoders": have(DECODERS),
             "converters": have(CONVERTERS), "encoders": have(ENCODERS), "rtsp_server": rtsp,

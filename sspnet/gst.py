@@ -47,12 +47,27 @@ def gst():
     return Gst
 
 
+def rtsp_server_module():
+    """(GLib, GstRtspServer) for serving RTSP; ``GstMissing`` with the install line when gst-rtsp-server's
+    introspection data is missing."""
+    gst()
+    try:
+        import gi
+        gi.require_version("GstRtspServer", "1.0")
+        from gi.repository import GLib, GstRtspServer
+    except (ImportError, ValueError) as e:
+        raise GstMissing(f"RTSP serving needs gst-rtsp-server from Python ({e}): install gir1.2-gst-rtsp-server-1.0 "
+                         f"(`make system`)") from None
+    return GLib, GstRtspServer
+
+
 def has_element(factory: str) -> bool:
     return gst().ElementFactory.find(factory) is not None
 
 
 def make(factory: str, **props):
-    """Create ``factory`` and set ``props`` (``foo_bar`` → ``foo-bar``); ``GstMissing`` names the package."""
+    """Create ``factory`` and set ``props`` (``foo_bar`` → ``foo-bar``, ``pass_`` → ``pass``); ``GstMissing`` names
+    the package."""
     Gst = gst()
     el = Gst.ElementFactory.make(factory, None)
     if el is None:
@@ -60,7 +75,7 @@ def make(factory: str, **props):
         raise GstMissing(f"GStreamer element '{factory}' is not installed (it comes with {pkg}); "
                          f"`sspnet doctor` lists what is present")
     for key, value in props.items():
-        set_prop(el, key.replace("_", "-"), value)
+        set_prop(el, key.rstrip("_").replace("_", "-"), value)
     return el
 
 

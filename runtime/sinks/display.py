@@ -8,8 +8,8 @@ import os
 
 import numpy as np
 
+from sspnet.gst import gst, link_chain, make
 from sspnet.runtime.sinks.video import DEFAULT_FPS, FrameTimer, bgr_caps, newest_frames_only, wrap_frame
-from sspnet.runtime.sources.gst import gst, link_chain, make
 
 
 class DisplayUnavailable(ValueError):

@@ -8,31 +8,20 @@ prepared media; a client that connects later gets the stream from the next key f
 from __future__ import annotations
 
 import threading
+
 import numpy as np
 
+from sspnet.gst import gst, link_chain, make, rtsp_server_module
 from sspnet.runtime.sinks.video import DEFAULT_FPS, bgr_caps, h264_encoder, newest_frames_only, wrap_frame
-from sspnet.runtime.sources.gst import GstMissing, gst, link_chain, make
 
 MOUNT = "/stream"
-
-
-def _rtsp_server_module():
-    gst()
-    try:
-        import gi
-        gi.require_version("GstRtspServer", "1.0")
-        from gi.repository import GLib, GstRtspServer
-    except (ImportError, ValueError) as e:
-        raise GstMissing(f"--rtsp-out needs gst-rtsp-server from Python ({e}): install gir1.2-gst-rtsp-server-1.0 "
-                         f"(`make system`)") from None
-    return GLib, GstRtspServer
 
 
 class RtspServerSink:
     wants_image = True
 
     def __init__(self, port: int, bind: str = "127.0.0.1"):
-        GLib, GstRtspServer = _rtsp_server_module()
+        GLib, GstRtspServer = rtsp_server_module()
         self.bind = bind
         self._lock = threading.Lock()
         self._appsrcs: list = []          # [(appsrc, caps_set)] of prepared media
@@ -118,7 +107,7 @@ class RtspServerSink:
         self.frames += 1
 
     def close(self) -> None:
-        _, GstRtspServer = _rtsp_server_module()
+        _, GstRtspServer = rtsp_server_module()
         with self._lock:
             targets, self._appsrcs = list(self._appsrcs), []
         for appsrc, _ in targets:

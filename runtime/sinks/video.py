@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sspnet.runtime.sources.gst import bus_error_text, caps, gst, has_element, link_chain, make, set_prop
+from sspnet.gst import bus_error_text, caps, gst, has_element, link_chain, make, set_prop
 
 FINISH_TIMEOUT_S = 30
 DEFAULT_FPS = Fraction(30)

@@ -24,5 +24,5 @@ def source_classes() -> dict:
 
 def create_source(spec: SourceSpec, plan=None):
     """The source object for ``spec`` (not yet opened); ``plan`` defaults to the machine's decode plan."""
-    from sspnet.runtime.sources.gst import decode_plan
+    from sspnet.runtime.sources.decode import decode_plan
     return source_classes()[spec.kind](spec, plan or decode_plan())

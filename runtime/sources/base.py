@@ -19,7 +19,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from sspnet.runtime.sources.gst import DecodePlan, bus_error_text, gst, link_chain, make
+from sspnet.gst import bus_error_text, gst, link_chain, make
+from sspnet.runtime.sources.decode import DecodePlan
 from sspnet.runtime.sources.uri import SourceSpec, redact
 
 FILE_QUEUE = 4          # decoded frames an appsink may hold for a file source (back-pressure beyond that)

@@ -1,8 +1,8 @@
 """``csi`` source: a Jetson MIPI CSI camera through nvarguscamerasrc (ISP → NVMM) → nvvidconv → BGR (live)."""
 from __future__ import annotations
 
+from sspnet.gst import caps, has_element, link_chain, make
 from sspnet.runtime.sources.base import GstSource, SourceOpenError
-from sspnet.runtime.sources.gst import caps, has_element, link_chain, make
 
 
 class CsiSource(GstSource):

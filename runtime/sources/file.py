@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 
+from sspnet.gst import make
 from sspnet.runtime.sources.base import GstSource, SourceOpenError, link_decodebin
-from sspnet.runtime.sources.gst import make
 
 
 class FileSource(GstSource):

@@ -4,8 +4,8 @@ Credentials go to ``user-id``/``user-pw``, never into the location that GStreame
 """
 from __future__ import annotations
 
+from sspnet.gst import make
 from sspnet.runtime.sources.base import GstSource, link_decodebin
-from sspnet.runtime.sources.gst import make
 
 
 class HttpSource(GstSource):

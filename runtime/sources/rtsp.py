@@ -5,8 +5,9 @@ stream is set up. Credentials go to ``user-id``/``user-pw``: the location GStrea
 """
 from __future__ import annotations
 
+from sspnet.gst import gst, make
 from sspnet.runtime.sources.base import GstSource, link_decodebin
-from sspnet.runtime.sources.gst import CODEC_TABLE, codec_for_encoding, gst, make
+from sspnet.runtime.sources.decode import CODEC_TABLE, codec_for_encoding
 
 TRANSPORTS = {"auto": "tcp+udp+udp-mcast", "tcp": "tcp", "udp": "udp"}
 TCP_TIMEOUT_US = 5_000_000   # give up connecting after 5 s (rtspsrc default: 20 s); the runtime retries

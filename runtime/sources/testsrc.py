@@ -1,8 +1,8 @@
 """``test`` source: a live videotestsrc pattern at the requested size and rate (newest frame wins)."""
 from __future__ import annotations
 
+from sspnet.gst import caps, link_chain, make
 from sspnet.runtime.sources.base import GstSource
-from sspnet.runtime.sources.gst import caps, link_chain, make
 
 
 class TestPatternSource(GstSource):

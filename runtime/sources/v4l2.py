@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 
+from sspnet.gst import make
 from sspnet.runtime.sources.base import GstSource, SourceOpenError, link_decodebin
-from sspnet.runtime.sources.gst import make
 
 
 class V4l2Source(GstSource):

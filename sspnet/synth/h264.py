@@ -2,8 +2,8 @@
 
 Encode: appsrc (BGR) → videoconvert → I420 → x264enc (fallback openh264enc) → h264parse → mp4mux → filesink.
 Decode: filesrc → qtdemux → h264parse → avdec_h264 (fallback openh264dec) → videoconvert → BGR → appsink.
-Pipelines are built element by element (``Gst.ElementFactory.make`` + ``set_property``); no string is ever parsed
-as a pipeline. ``gi`` is imported only inside this module.
+Pipelines are built element by element with the core's GStreamer helpers (``sspnet.gst``); no string is ever
+parsed as a pipeline.
 """
 from __future__ import annotations
 
@@ -13,47 +13,27 @@ from pathlib import Path
 
 import numpy as np
 
+from sspnet.gst import GstMissing, bus_error_text, caps, gst, has_element, link_chain, make
+
 X264_QUANTIZER = 18  # constant-quality (CRF) level: tiny persons survive compression
 X264_MAX_KBPS = 50000  # in "qual" mode x264enc uses bitrate as the VBV cap; keep it out of the way
 TIMEOUT_S = 60
 
 
-def _gst():
-    """Import and initialise GStreamer; ``None`` when PyGObject or its typelibs are missing."""
+def _gst_or_none():
+    """GStreamer when PyGObject is installed, else ``None`` (the OpenCV fallback)."""
     try:
-        import gi
-        gi.require_version("Gst", "1.0")
-        from gi.repository import Gst
-    except (ImportError, ValueError):
+        return gst()
+    except GstMissing:
         return None
-    Gst.init(None)
-    return Gst
 
 
-def _make(Gst, factory: str, **props):
-    el = Gst.ElementFactory.make(factory, None)
-    if el is None:
-        return None
-    for key, value in props.items():
-        name = key.rstrip("_").replace("_", "-")
-        if isinstance(value, str):  # enums and strings: a fixed nick chosen here, never user input
-            Gst.util_set_object_arg(el, name, value)
-        else:
-            el.set_property(name, value)
-    return el
-
-
-def _link_chain(Gst, pipeline, elements) -> None:
-    for el in elements:
-        pipeline.add(el)
-    for a, b in zip(elements, elements[1:]):
-        if not a.link(b):
-            raise RuntimeError(f"GStreamer: cannot link {a.get_factory().get_name()} → {b.get_factory().get_name()}")
-
-
-def _bus_error(msg) -> str:
-    err, debug = msg.parse_error()
-    return f"{err.message} ({debug})" if debug else err.message
+def _make_first(*candidates: tuple):
+    """The first of (factory, props) that is installed, with its factory name; (None, None) when none is."""
+    for factory, props in candidates:
+        if has_element(factory):
+            return make(factory, **props), factory
+    return None, None
 
 
 class H264Writer:
@@ -71,7 +51,7 @@ class H264Writer:
         self.frames = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(f".{self.path.name}.tmp.mp4")
-        self._Gst = _gst()
+        self._Gst = _gst_or_none()
         if self._Gst is not None:
             self._open_gst()
         else:
@@ -81,32 +61,21 @@ class H264Writer:
         Gst = self._Gst
         w, h = self.size_wh
         gop = max(int(round(float(self.fps) * 2)), 1)
-        enc = _make(Gst, "x264enc", speed_preset="veryfast", pass_="qual", quantizer=X264_QUANTIZER,
-                    key_int_max=gop, bframes=0, bitrate=X264_MAX_KBPS)
-        self.encoder = "x264enc"
-        if enc is None:
-            bitrate = int(min(w * h * float(self.fps) * 0.25, 2 ** 31 - 1))
-            enc = _make(Gst, "openh264enc", bitrate=bitrate, gop_size=gop, complexity="high")
-            self.encoder = "openh264enc"
+        bitrate = int(min(w * h * float(self.fps) * 0.25, 2 ** 31 - 1))
+        enc, self.encoder = _make_first(
+            ("x264enc", dict(speed_preset="veryfast", pass_="qual", quantizer=X264_QUANTIZER, key_int_max=gop,
+                             bframes=0, bitrate=X264_MAX_KBPS)),
+            ("openh264enc", dict(bitrate=bitrate, gop_size=gop, complexity="high")))
         if enc is None:
             raise RuntimeError("no H.264 encoder in GStreamer: install gstreamer1.0-plugins-ugly (x264enc) or "
                                "gstreamer1.0-plugins-bad (openh264enc), e.g. `make system`")
-        names = ("appsrc", "videoconvert", "capsfilter", "h264parse", "mp4mux", "filesink")
-        src, convert, i420, parse, mux, sink = (_make(Gst, n) for n in names)
-        missing = [n for n, el in zip(names, (src, convert, i420, parse, mux, sink)) if el is None]
-        if missing:
-            raise RuntimeError(f"GStreamer elements missing: {', '.join(missing)}; run `make system`")
-        caps = Gst.Caps.from_string(f"video/x-raw,format=BGR,width={w},height={h},"
-                                    f"framerate={self.fps.numerator}/{self.fps.denominator}")
-        src.set_property("caps", caps)
-        Gst.util_set_object_arg(src, "format", "time")
-        src.set_property("block", True)
-        src.set_property("max-bytes", 4 * w * h * 3)
-        i420.set_property("caps", Gst.Caps.from_string("video/x-raw,format=I420"))  # 4:2:0 plays everywhere
-        sink.set_property("location", str(self._tmp))  # a property, never part of a parsed pipeline string
-        chain = [src, convert, i420, enc, parse, mux, sink]
+        src = make("appsrc", caps=caps("video/x-raw", format="BGR", width=w, height=h, framerate=self.fps),
+                   format="time", block=True, max_bytes=4 * w * h * 3)
+        i420 = make("capsfilter", caps=caps("video/x-raw", format="I420"))  # 4:2:0 plays everywhere
+        sink = make("filesink", location=str(self._tmp))  # a property, never part of a parsed pipeline string
+        chain = [src, make("videoconvert"), i420, enc, make("h264parse"), make("mp4mux"), sink]
         self._pipeline = Gst.Pipeline.new("h264-writer")
-        _link_chain(Gst, self._pipeline, chain)
+        link_chain(self._pipeline, chain)
         self._src = src
         if self._pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             raise RuntimeError(f"GStreamer: H.264 writer for {self.path} failed to start")
@@ -136,7 +105,7 @@ class H264Writer:
         ret = self._src.emit("push-buffer", buf)
         if ret != Gst.FlowReturn.OK:
             msg = self._pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)
-            detail = _bus_error(msg) if msg else str(ret)
+            detail = bus_error_text(msg) if msg else str(ret)
             self._abort()
             raise RuntimeError(f"GStreamer: encoding {self.path} failed at frame {self.frames}: {detail}")
         self.frames += 1
@@ -158,7 +127,7 @@ class H264Writer:
             msg = bus.timed_pop_filtered(TIMEOUT_S * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
             self._pipeline.set_state(Gst.State.NULL)
             if msg is None or msg.type == Gst.MessageType.ERROR:
-                detail = _bus_error(msg) if msg else f"no end of stream within {TIMEOUT_S} s"
+                detail = bus_error_text(msg) if msg else f"no end of stream within {TIMEOUT_S} s"
                 self._abort()
                 raise RuntimeError(f"GStreamer: finishing {self.path} failed: {detail}")
         os.replace(self._tmp, self.path)
@@ -179,24 +148,18 @@ def read_mp4_frames(path: str | os.PathLike, keep_frames: bool = True) -> tuple:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such video file")
-    Gst = _gst()
+    Gst = _gst_or_none()
     if Gst is None:
         return _read_cv2(path, keep_frames)
-    dec = _make(Gst, "avdec_h264") or _make(Gst, "openh264dec")
+    dec, _ = _make_first(("avdec_h264", {}), ("openh264dec", {}))
     if dec is None:
         raise RuntimeError("no H.264 decoder in GStreamer: install gstreamer1.0-libav (avdec_h264)")
-    names = ("filesrc", "qtdemux", "h264parse", "videoconvert", "capsfilter", "appsink")
-    src, demux, parse, convert, bgr, sink = (_make(Gst, n) for n in names)
-    missing = [n for n, el in zip(names, (src, demux, parse, convert, bgr, sink)) if el is None]
-    if missing:
-        raise RuntimeError(f"GStreamer elements missing: {', '.join(missing)}; run `make system`")
-    src.set_property("location", str(path))  # a property, never part of a parsed pipeline string
-    bgr.set_property("caps", Gst.Caps.from_string("video/x-raw,format=BGR"))
-    for key, value in (("sync", False), ("emit-signals", False), ("max-buffers", 8), ("drop", False)):
-        sink.set_property(key, value)
+    src, demux, parse = make("filesrc", location=str(path)), make("qtdemux"), make("h264parse")
+    sink = make("appsink", sync=False, emit_signals=False, max_buffers=8, drop=False)
     pipeline = Gst.Pipeline.new("h264-reader")
-    _link_chain(Gst, pipeline, [src, demux])
-    _link_chain(Gst, pipeline, [parse, dec, convert, bgr, sink])
+    link_chain(pipeline, [src, demux])
+    link_chain(pipeline, [parse, dec, make("videoconvert"), make("capsfilter", caps=caps("video/x-raw", format="BGR")),
+                          sink])
 
     tracks = []  # caps of every demuxed stream, for the error message
 
@@ -217,7 +180,7 @@ def read_mp4_frames(path: str | os.PathLike, keep_frames: bool = True) -> tuple:
             if msg is not None:
                 if tracks and "video/x-h264" not in tracks:
                     raise RuntimeError(f"{path}: no H.264 video track (found {', '.join(tracks)})")
-                raise RuntimeError(f"GStreamer: decoding {path} failed after {count} frames: {_bus_error(msg)}")
+                raise RuntimeError(f"GStreamer: decoding {path} failed after {count} frames: {bus_error_text(msg)}")
             if sample is None:
                 if sink.get_property("eos"):
                     break
