@@ -17,10 +17,11 @@ from typing import Iterator
 
 import numpy as np
 
+from sspnet.data.image_size import IMAGE_SUFFIXES, folder_images, image_size
+from sspnet.manifest import sha256_file
 from sspnet.preprocess import Preprocess, frame_to_tiles
 from sspnet.tiling import tile_layout
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 FEW_TILES = 300     # below this, warn: small calibration sets give poor entropy histograms
 
 
@@ -102,29 +103,14 @@ class TileArrays:
         yield from self.arrays
 
 
-def _sha256_bytes(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def is_image_folder(path: Path) -> bool:
-    """A folder that directly holds image files (and is not a YOLO dataset root)."""
-    return path.is_dir() and not (path / "labels").is_dir() and \
-        any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
-
-
 def list_images(source: str | Path) -> list[CalibImage]:
     """Images of a folder (sorted by name) or of a dataset (``sspnet.data.load_dataset``: TinyPerson/COCO JSON,
     VisDrone, YOLO folder or data.yaml, tiled corner JSON)."""
-    from sspnet.data.image_size import image_size
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"--images {path}: no such folder or dataset")
-    if is_image_folder(path):
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = folder_images(path)
+    if files:
         return [CalibImage(str(p), *image_size(p)) for p in files]
     from sspnet.data import load_dataset
     records = load_dataset(path)
@@ -161,7 +147,7 @@ def calibration_set(source: str | Path, pre: Preprocess, count: int = 512) -> Ca
             picks.append((image, idx))
     h = hashlib.sha256()
     for image, idx in picks:
-        h.update(f"{Path(image.path).name}\t{_sha256_bytes(image.path)}\t{image.corner_xyxy}\t{idx}\n".encode())
+        h.update(f"{Path(image.path).name}\t{sha256_file(image.path)}\t{image.corner_xyxy}\t{idx}\n".encode())
     return CalibrationSet(pre=pre, source=str(source), picks=picks, images_sha256=h.hexdigest())
 
 

@@ -7,17 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
 
-
-def parse_wh(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 640x512")
-    return int(m.group(1)), int(m.group(2))
+from sspnet.data.image_size import parse_wh
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from sspnet.boxes import box_iou
+from sspnet.data.image_size import folder_images
 from sspnet.postprocess import Postprocess, select_detections
 from sspnet.preprocess import Preprocess, frame_to_tiles
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def _frames(source) -> tuple[list[np.ndarray], str]:
@@ -35,9 +34,8 @@ def _frames(source) -> tuple[list[np.ndarray], str]:
     if isinstance(source, (list, tuple)):
         return list(source), f"{len(source)} in-memory frames"
     path = Path(source)
-    if path.is_dir() and not (path / "labels").is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES
-                                                                 for p in path.iterdir()):
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = folder_images(path)
+    if files:
         frames = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in files[:8]]
         bad = [str(p) for p, f in zip(files, frames) if f is None]
         if bad:

@@ -1,54 +1,41 @@
-"""Faster R-CNN-SSPNet export: the head's inference path rewritten from outside as a static graph.
+"""Faster R-CNN-SSPNet export: the head's inference path as a static graph, adapted from outside.
 
-The head's own ``forward`` keeps data-dependent Python (per-level ``if idx.numel()`` around RoIAlign, proposal
-counts read back as ints) that a tracer would freeze at the sizes seen while tracing. This wrapper calls the same
-sub-modules (``rpn_conv``, ``rpn_cls``, ``rpn_reg``, ``fc1``, ``fc2``, ``cls_score``, ``bbox_pred``) and the same
-helper functions (``decode_deltas``, ``roi_levels``) of ``training/heads/faster_rcnn.py`` with shape-free ops:
+The head's ``forward`` keeps data-dependent Python (per-level ``if idx.numel()`` around RoIAlign, proposal counts
+read back as ints) that a tracer would freeze at the sizes seen while tracing. This wrapper calls the head's own
+methods where they trace as they are (``rpn``, ``image_proposals``, ``predict_rois``) and replaces only the RoI
+pooling and the per-image bookkeeping with shape-free ops:
 
-- proposals per image: per level top-k (static k) → decode → NMS per level (torchvision ``batched_nms`` →
-  ONNX NonMaxSuppression) → the best ``max_proposals``;
-- RoIAlign on every level for all proposals, then each proposal keeps its own level's result (``where``): 4× the
-  RoIAlign work, no dynamic indexing;
+- proposals per image: ``FasterRCNNHead.image_proposals`` with the anchors as constant buffers (per level top-k
+  with a static k → decode → NMS per level, torchvision ``batched_nms`` → ONNX NonMaxSuppression → the best
+  ``max_proposals``);
+- RoIAlign (``roi_pool_level``) on every level for all proposals, then each proposal keeps its own level's result
+  (``where``): 4× the RoIAlign work, no dynamic indexing;
 - outputs padded with zero-score rows to K = ``max_proposals`` per image: boxes [N, K, 4], scores [N, K].
-Anchors are constant buffers. The batch is fixed (per-image proposals are unrolled); the ONNX needs RoiAlign and
-NonMaxSuppression, which TensorRT parses from 8.6 (INMSLayer) — the manifest says so.
+The batch is fixed (per-image proposals are unrolled); the ONNX needs RoiAlign and NonMaxSuppression, which
+TensorRT parses from 8.6 (INMSLayer) — the manifest says so.
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import batched_nms, roi_align
 
-from sspnet.training.heads.faster_rcnn import (RCNN_STDS, ROI_SIZE, ROI_STRIDES, RPN_STDS, decode_deltas,
-                                               grid_anchors, roi_levels)
+from sspnet.training.heads.faster_rcnn import (RCNN_STDS, ROI_STRIDES, FasterRCNNHead, decode_deltas, grid_anchors,
+                                               roi_levels, roi_pool_level)
 
 
 class Proposals(nn.Module):
-    """RPN maps of one image → proposals [P, 4] xyxy (P ≤ max_proposals, data-dependent)."""
+    """RPN maps of one image → proposals [P, 4] xyxy (P ≤ max_proposals, data-dependent), by the head's own
+    ``image_proposals`` on constant anchors."""
 
-    def __init__(self, anchors: list[torch.Tensor], nms_pre: int, max_proposals: int, iou: float,
-                 image_hw: tuple[int, int]):
+    def __init__(self, anchors: list[torch.Tensor], image_hw: tuple[int, int]):
         super().__init__()
         for lvl, a in enumerate(anchors):
             self.register_buffer(f"anchors_{lvl}", a)
-        self.num_levels, self.nms_pre, self.max_proposals, self.iou = len(anchors), nms_pre, max_proposals, iou
-        self.image_hw = image_hw
+        self.num_levels, self.image_hw = len(anchors), image_hw
 
-    def forward(self, rpn_cls: list[torch.Tensor], rpn_reg: list[torch.Tensor]) -> torch.Tensor:
-        boxes, scores, levels = [], [], []
-        for lvl, (c, r) in enumerate(zip(rpn_cls, rpn_reg)):
-            anchors = getattr(self, f"anchors_{lvl}")
-            s = c.permute(1, 2, 0).reshape(-1)                                       # [HWA]
-            d = r.permute(1, 2, 0).reshape(-1, 4)                                     # [HWA, 4]
-            k = min(self.nms_pre, anchors.shape[0])
-            s, idx = s.topk(k)
-            boxes.append(decode_deltas(anchors[idx], d[idx], RPN_STDS, self.image_hw))
-            scores.append(s)
-            levels.append(torch.full((k,), lvl, dtype=torch.int64))
-        b, s, lv = torch.cat(boxes), torch.cat(scores), torch.cat(levels)
-        keep = batched_nms(b, s, lv, self.iou)[: self.max_proposals]
-        return b[keep]
+    def forward(self, head: FasterRCNNHead, rpn_cls: list[torch.Tensor], rpn_reg: list[torch.Tensor]) -> torch.Tensor:
+        anchors = [getattr(self, f"anchors_{lvl}") for lvl in range(self.num_levels)]
+        return head.image_proposals(rpn_cls, rpn_reg, anchors, self.image_hw)
 
 
 class RoiFeatures(nn.Module):
@@ -57,8 +44,8 @@ class RoiFeatures(nn.Module):
     def forward(self, pyramid: list[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
         levels = roi_levels(rois[:, 1:])[:, None, None, None]                       # [R, 1, 1, 1]
         pooled = None
-        for lvl, stride in enumerate(ROI_STRIDES):
-            p = roi_align(pyramid[lvl], rois, ROI_SIZE, spatial_scale=1.0 / stride, sampling_ratio=0, aligned=True)
+        for lvl in range(len(ROI_STRIDES)):
+            p = roi_pool_level(pyramid[lvl], rois, lvl)
             pooled = p if pooled is None else torch.where(levels == lvl, p, pooled)
         return pooled                                                               # [R, C, 7, 7]
 
@@ -91,8 +78,7 @@ class FasterRCNNExport(nn.Module):
         head = model.head
         w, h = input_wh
         sizes = [(h // s, w // s) for s in model.strides]
-        self.proposals = Proposals(grid_anchors(sizes, torch.device("cpu")), head.nms_pre_test, head.max_proposals,
-                                   head.rpn_nms_iou, (h, w))
+        self.proposals = Proposals(grid_anchors(sizes, torch.device("cpu")), (h, w))
         self.roi = RoiFeatures()
         self.decode = RcnnDecode(head.max_proposals, (h, w))
 
@@ -100,9 +86,7 @@ class FasterRCNNExport(nn.Module):
         """(pyramid, rpn class logits [[N, A, H, W]], rpn deltas [[N, 4A, H, W]]) per level."""
         feats = self.model.backbone(images)
         pyramid, _ = self.model.neck(feats)
-        head = self.model.head
-        maps = [F.relu(head.rpn_conv(p)) for p in pyramid]
-        return pyramid, [head.rpn_cls(m) for m in maps], [head.rpn_reg(m) for m in maps]
+        return (pyramid, *self.model.head.rpn(pyramid))
 
     @torch.no_grad()
     def raw(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -117,11 +101,10 @@ class FasterRCNNExport(nn.Module):
         head = self.model.head
         boxes_out, scores_out = [], []
         for i in range(images.shape[0]):
-            props = self.proposals([c[i] for c in rpn_cls], [r[i] for r in rpn_reg])   # [P, 4]
-            rois = torch.cat([torch.zeros_like(props[:, :1]), props], dim=1)          # [P, 5]
+            props = self.proposals(head, [c[i] for c in rpn_cls], [r[i] for r in rpn_reg])   # [P, 4]
+            rois = torch.cat([torch.zeros_like(props[:, :1]), props], dim=1)                # [P, 5]
             pooled = self.roi([p[i:i + 1] for p in pyramid], rois)
-            x = F.relu(head.fc2(F.relu(head.fc1(pooled.flatten(1)))))
-            boxes, scores = self.decode(props, head.cls_score(x), head.bbox_pred(x))
+            boxes, scores = self.decode(props, *head.predict_rois(pooled))
             boxes_out.append(boxes)
             scores_out.append(scores)
         return torch.stack(boxes_out), torch.stack(scores_out)

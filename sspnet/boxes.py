@@ -40,15 +40,11 @@ def box_iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
 
 
 def box_iof(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
-    """Intersection over the area of the *first* argument (mmdet's 'iof'), [len(a), len(b)]."""
+    """Intersection over the area of the *first* argument (mmdet's 'iof'), [len(a), len(b)]; with detections first
+    and ignore regions second, TinyPerson's ignore rule (intersection over the detection's area)."""
     inter = box_intersection(a_xyxy, b_xyxy)
     area_a = box_area(a_xyxy)[:, None]
     return np.where(area_a > 0, inter / np.maximum(area_a, 1e-12), 0.0)
-
-
-def box_iod(det_xyxy: np.ndarray, gt_xyxy: np.ndarray) -> np.ndarray:
-    """Intersection over the detection's area (TinyPerson's ignore rule), [len(det), len(gt)]."""
-    return box_iof(det_xyxy, gt_xyxy)
 
 
 def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:

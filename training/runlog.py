@@ -10,11 +10,11 @@ import json
 import math
 from pathlib import Path
 
+from sspnet.evaluation.metrics import HEADLINE
 from sspnet.manifest import atomic_write_bytes
 
 VAL_KEYS = ("AP50_tiny", "AP25_tiny", "AP75_tiny", "AP50_tiny1", "AP50_tiny2", "AP50_tiny3", "AP50_small",
             "AP50_all", "MR50_tiny")
-HEADLINE = "AP50_tiny"
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[dict]]:

@@ -1,8 +1,15 @@
-"""Image width/height from the file header (PNG, JPEG), without decoding the pixels; other formats decode once."""
+"""Image files and sizes: the image suffixes every reader accepts, the images of a plain folder, ``WIDTHxHEIGHT``
+text → (w, h), and an image's width/height from the file header (PNG, JPEG) without decoding the pixels (other formats decode once)."""
 from __future__ import annotations
 
+import argparse
+import re
 import struct
 from pathlib import Path
+
+# suffixes (lower case) of the image files that folder and dataset readers pick up; OpenCV decodes them all
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+_WH = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*")
 
 # JPEG start-of-frame markers that carry the frame size (all SOFn except DHT/JPG/DAC)
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -41,6 +48,15 @@ def _jpeg_size(f) -> tuple[int, int] | None:
         f.seek(length - 2, 1)
 
 
+def folder_images(path: str | Path) -> list[Path]:
+    """The image files directly inside folder ``path``, sorted by name; [] when ``path`` is not a folder, holds no
+    images, or is a YOLO dataset root (it has ``labels/``: a dataset reader handles it)."""
+    path = Path(path)
+    if not path.is_dir() or (path / "labels").is_dir():
+        return []
+    return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) of an image file; FileNotFoundError naming the file when it is missing or unreadable."""
     path = Path(path)
@@ -58,3 +74,17 @@ def image_size(path: str | Path) -> tuple[int, int]:
     if img is None:
         raise FileNotFoundError(f"{path}: not a readable image")
     return int(img.shape[1]), int(img.shape[0])
+
+
+def parse_wh(text: str, min_px: int = 1) -> tuple[int, int]:
+    """``'640x512'`` → (640, 512) px; an argparse type (``ArgumentTypeError`` → usage error, exit 2).
+
+    Both sides must be at least ``min_px`` (a CLI with a larger minimum passes ``type=lambda t: parse_wh(t, 16)``).
+    """
+    m = _WH.fullmatch(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT in pixels, e.g. 640x512")
+    w, h = int(m.group(1)), int(m.group(2))
+    if w < min_px or h < min_px:
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be >= {min_px} px")
+    return w, h

@@ -5,19 +5,9 @@ import argparse
 import sys
 
 from sspnet.data.detect_format import FORMATS, load_dataset
+from sspnet.data.image_size import parse_wh
 from sspnet.data.tile_dataset import tile_records
 from sspnet.data.tinyperson import write_tinyperson_json
-
-
-def parse_wh(text: str) -> tuple[int, int]:
-    """'640x512' → (640, 512); argparse type."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x512, got '{text}'") from None
-    if w <= 0 or h <= 0:
-        raise argparse.ArgumentTypeError(f"tile size must be positive, got '{text}'")
-    return w, h
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sspnet.data.image_size import image_size
+from sspnet.data.image_size import IMAGE_SUFFIXES, image_size
 from sspnet.data.record import ImageRecord
 
 IGNORE_CATEGORIES = (0, 11)
 PERSON_CATEGORIES = (1, 2)
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def is_visdrone_root(root: Path) -> bool:
@@ -52,12 +51,12 @@ def parse_visdrone_txt(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _find_image(images_dir: Path, stem: str) -> Path:
-    for ext in IMAGE_EXTENSIONS:
+    for ext in IMAGE_SUFFIXES:
         for cand in (images_dir / (stem + ext), images_dir / (stem + ext.upper())):
             if cand.is_file():
                 return cand
     raise FileNotFoundError(f"{images_dir / (stem + '.jpg')}: image for annotation {stem}.txt not found "
-                            f"(looked for {', '.join(IMAGE_EXTENSIONS)})")
+                            f"(looked for {', '.join(IMAGE_SUFFIXES)})")
 
 
 def read_visdrone(root: str | Path) -> list[ImageRecord]:

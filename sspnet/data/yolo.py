@@ -20,11 +20,10 @@ import numpy as np
 import yaml
 
 from sspnet.data.flat_fill import flat_fill_mask
-from sspnet.data.image_size import image_size
+from sspnet.data.image_size import IMAGE_SUFFIXES, image_size
 from sspnet.data.person_classes import person_class_ids
 from sspnet.data.record import ImageRecord
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 SPLIT_KEYS = ("train", "val", "test")
 STRIP_LEFT_EDGE = 1e-3  # normalised x where a broken strip label starts (0 up to rounding)
 NORM_SLACK = 0.01  # normalised coordinates may overshoot 0..1 by this much (rounding in exporters)
@@ -141,7 +140,7 @@ def read_yolo(path: str | Path, *, flat_ignore: bool = True, split: str | None =
     labelled = []   # (image path, path relative to root, classes, boxes, polygon?) before deciding the line form
     for images_dir in image_dirs:
         labels_dir = labels_dir_for(images_dir.resolve())
-        images = sorted(p for p in images_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        images = sorted(p for p in images_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         stems = {p.relative_to(images_dir).with_suffix("") for p in images}
         for label in sorted(labels_dir.rglob("*.txt")) if labels_dir.is_dir() else []:
             rel = label.relative_to(labels_dir).with_suffix("")

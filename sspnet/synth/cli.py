@@ -3,26 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
 
+from sspnet.data.image_size import parse_wh
+
 from .dataset import IMAGE_FORMATS, render_dataset, size_stats
 from .scene import SCENE_KINDS
-
-SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
-
-
-def parse_size(text: str) -> tuple:
-    """``WIDTHxHEIGHT`` → (w, h) px; argparse turns the ValueError into a usage error (exit 2)."""
-    m = SIZE_RE.match(text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"bad size '{text}': expected WIDTHxHEIGHT in pixels, e.g. 1920x1080")
-    w, h = int(m.group(1)), int(m.group(2))
-    if w < 16 or h < 16:
-        raise argparse.ArgumentTypeError(f"bad size '{text}': width and height must be >= 16 px")
-    return w, h
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", type=int, default=0, metavar="N", help="number of still images (default 0)")
     parser.add_argument("--video", type=float, default=None, metavar="SECONDS", help="also render a clip this long")
     parser.add_argument("--fps", type=float, default=10.0, help="clip frame rate (default 10)")
-    parser.add_argument("--size", type=parse_size, default=(1920, 1080), metavar="WxH",
+    parser.add_argument("--size", type=lambda t: parse_wh(t, min_px=16), default=(1920, 1080), metavar="WxH",
                         help="frame size in pixels (default 1920x1080; even numbers for video)")
     parser.add_argument("--seed", type=int, default=0, help="random seed: same seed, same output (default 0)")
     parser.add_argument("--scene", choices=SCENE_KINDS, default=None,

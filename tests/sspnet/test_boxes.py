@@ -1,6 +1,6 @@
 import numpy as np
 
-from sspnet.boxes import box_iod, box_iof, box_iou, nms, xywh_to_xyxy, xyxy_to_xywh
+from sspnet.boxes import box_iof, box_iou, nms, xywh_to_xyxy, xyxy_to_xywh
 
 
 def test_conversions_round_trip():
@@ -16,7 +16,7 @@ def test_overlaps_hand_computed():
     # intersections 50, 25, 0; areas a=100, b=100/25/100
     np.testing.assert_allclose(box_iou(a, b), [[50 / 150, 25 / 100, 0]])
     np.testing.assert_allclose(box_iof(a, b), [[0.5, 0.25, 0]])
-    np.testing.assert_allclose(box_iod(b, a), [[0.5], [1.0], [0]])
+    np.testing.assert_allclose(box_iof(b, a), [[0.5], [1.0], [0]])   # over the first argument's area
 
 
 def test_nms_keeps_highest_and_disjoint():

@@ -74,6 +74,13 @@ def roi_levels(rois_xyxy: torch.Tensor) -> torch.Tensor:
     return torch.floor(torch.log2(scale / 56 + 1e-6)).clamp(0, 3).long()
 
 
+def roi_pool_level(feature: torch.Tensor, rois: torch.Tensor, level: int) -> torch.Tensor:
+    """RoIAlign 7×7 of rois [R, 5] (batch index, xyxy input px) on pyramid level ``level`` (0 = P2) [N, C, H, W] →
+    [R, C, 7, 7]."""
+    return roi_align(feature, rois.to(feature.dtype), ROI_SIZE, spatial_scale=1.0 / ROI_STRIDES[level],
+                     sampling_ratio=0, aligned=True)
+
+
 class FasterRCNNHead(nn.Module):
     """Pyramid P2..P6 [N, C, H_l, W_l] →
     {"rpn_cls": [[N, A, H_l, W_l] logits], "rpn_reg": [[N, 4A, H_l, W_l]],
@@ -105,46 +112,57 @@ class FasterRCNNHead(nn.Module):
         self.nms_pre_train, self.nms_pre_test = nms_pre_train, nms_pre_test
         self.max_proposals, self.rpn_nms_iou = max_proposals, rpn_nms_iou
 
+    def rpn(self, pyramid: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Pyramid → RPN class logits [[N, A, H_l, W_l]] and deltas [[N, 4A, H_l, W_l]] per level."""
+        feats = [F.relu(self.rpn_conv(p)) for p in pyramid]
+        return [self.rpn_cls(f) for f in feats], [self.rpn_reg(f) for f in feats]
+
+    @torch.no_grad()
+    def image_proposals(self, rpn_cls: list[torch.Tensor], rpn_reg: list[torch.Tensor], anchors: list[torch.Tensor],
+                        image_hw: tuple[int, int]) -> torch.Tensor:
+        """One image: RPN maps [[A, H_l, W_l]], [[4A, H_l, W_l]] and anchors [[H_l·W_l·A, 4]] per level → proposals
+        [P, 4] xyxy, P ≤ ``max_proposals``. Per level the top ``nms_pre`` → decode → NMS per level → the best."""
+        nms_pre = self.nms_pre_train if self.training else self.nms_pre_test
+        boxes, scores, levels = [], [], []
+        for lvl, (c, r, anc) in enumerate(zip(rpn_cls, rpn_reg, anchors)):
+            s = c.permute(1, 2, 0).reshape(-1).float()                               # [HWA]
+            d = r.permute(1, 2, 0).reshape(-1, 4)                                     # [HWA, 4]
+            s, idx = s.topk(min(nms_pre, anc.shape[0]))
+            boxes.append(decode_deltas(anc[idx], d[idx], RPN_STDS, image_hw))
+            scores.append(s)
+            levels.append(torch.full_like(idx, lvl))
+        b, s, lv = torch.cat(boxes), torch.cat(scores), torch.cat(levels)
+        keep = batched_nms(b, s, lv, self.rpn_nms_iou)[: self.max_proposals]
+        return b[keep]
+
     @torch.no_grad()
     def proposals(self, rpn_cls: list[torch.Tensor], rpn_reg: list[torch.Tensor],
                   image_hw: tuple[int, int]) -> list[torch.Tensor]:
-        n = rpn_cls[0].shape[0]
+        """RPN maps of the batch → proposals [[P_i, 4] xyxy] per image."""
         anchors = grid_anchors([tuple(c.shape[-2:]) for c in rpn_cls], rpn_cls[0].device)
-        nms_pre = self.nms_pre_train if self.training else self.nms_pre_test
-        out = []
-        for i in range(n):
-            boxes, scores, levels = [], [], []
-            for lvl, (c, r, anc) in enumerate(zip(rpn_cls, rpn_reg, anchors)):
-                s = c[i].permute(1, 2, 0).reshape(-1).float()                    # [HWA]
-                d = r[i].permute(1, 2, 0).reshape(-1, 4)                          # [HWA, 4]
-                k = min(nms_pre, s.numel())
-                s, idx = s.topk(k)
-                boxes.append(decode_deltas(anc[idx], d[idx], RPN_STDS, image_hw))
-                scores.append(s)
-                levels.append(torch.full_like(idx, lvl))
-            b, s, lv = torch.cat(boxes), torch.cat(scores), torch.cat(levels)
-            keep = batched_nms(b, s, lv, self.rpn_nms_iou)[: self.max_proposals]
-            out.append(b[keep])
-        return out
+        return [self.image_proposals([c[i] for c in rpn_cls], [r[i] for r in rpn_reg], anchors, image_hw)
+                for i in range(rpn_cls[0].shape[0])]
 
-    def box_head(self, pyramid: list[torch.Tensor], proposals: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        rois = torch.cat([torch.cat([torch.full_like(p[:, :1], i), p], dim=1) for i, p in enumerate(proposals)])
-        levels = roi_levels(rois[:, 1:])
-        c = pyramid[0].shape[1]
-        pooled = rois.new_zeros(len(rois), c, ROI_SIZE, ROI_SIZE, dtype=pyramid[0].dtype)
-        for lvl, stride in enumerate(ROI_STRIDES):
-            idx = torch.nonzero(levels == lvl).flatten()
-            if idx.numel():
-                pooled[idx] = roi_align(pyramid[lvl], rois[idx].to(pyramid[lvl].dtype), ROI_SIZE,
-                                        spatial_scale=1.0 / stride, sampling_ratio=0, aligned=True)
+    def predict_rois(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """RoI features [R, C, 7, 7] → class logits [R, 2] (background, person), deltas [R, 4]."""
         x = F.relu(self.fc1(pooled.flatten(1)))
         x = F.relu(self.fc2(x))
         return self.cls_score(x), self.bbox_pred(x)
 
+    def box_head(self, pyramid: list[torch.Tensor], proposals: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each proposal pooled on its own level (``roi_levels``) → ``predict_rois``."""
+        rois = torch.cat([torch.cat([torch.full_like(p[:, :1], i), p], dim=1) for i, p in enumerate(proposals)])
+        levels = roi_levels(rois[:, 1:])
+        c = pyramid[0].shape[1]
+        pooled = rois.new_zeros(len(rois), c, ROI_SIZE, ROI_SIZE, dtype=pyramid[0].dtype)
+        for lvl in range(len(ROI_STRIDES)):
+            idx = torch.nonzero(levels == lvl).flatten()
+            if idx.numel():
+                pooled[idx] = roi_pool_level(pyramid[lvl], rois[idx], lvl)
+        return self.predict_rois(pooled)
+
     def forward(self, pyramid: list[torch.Tensor]) -> dict:
-        feats = [F.relu(self.rpn_conv(p)) for p in pyramid]
-        rpn_cls = [self.rpn_cls(f) for f in feats]                                # [N, A, H, W]
-        rpn_reg = [self.rpn_reg(f) for f in feats]                                # [N, 4A, H, W]
+        rpn_cls, rpn_reg = self.rpn(pyramid)                                      # [[N, A, H, W]], [[N, 4A, H, W]]
         h, w = pyramid[0].shape[-2:]
         proposals = self.proposals(rpn_cls, rpn_reg, (int(h) * 4, int(w) * 4))
         roi_cls, roi_reg = self.box_head(pyramid, proposals)
