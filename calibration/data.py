@@ -22,8 +22,6 @@ from sspnet.manifest import sha256_file
 from sspnet.preprocess import Preprocess, frame_to_tiles
 from sspnet.tiling import tile_layout
 
-FEW_TILES = 300     # below this, warn: small calibration sets give poor entropy histograms
-
 
 @dataclass(frozen=True)
 class CalibImage:

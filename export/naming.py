@@ -74,9 +74,3 @@ def stable_names(model, strip_prefix: str = "model"):
     for vi in g.value_info:
         vi.name = rename(vi.name)
     return model
-
-
-def scope_nodes(model, scope: str) -> list[str]:
-    """Names of the nodes whose name starts with ``scope/`` (after ``stable_names``)."""
-    prefix = scope.rstrip("/") + "/"
-    return [n.name for n in model.graph.node if n.name.startswith(prefix)]

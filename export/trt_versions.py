@@ -1,5 +1,6 @@
-"""What each TensorRT version offers: one feature table for 8.5/8.6, 10.x and 11.x, a version parser, and detection
-from an installed ``tensorrt`` module (the table, corrected by probing the module: never assume, look).
+"""What each TensorRT version means for building an engine: one feature table for 8.5/8.6, 10.x and 11.x, a version
+parser, and detection from an installed ``tensorrt`` module (the table, corrected by probing the module: never
+assume, look).
 
 Facts (TensorRT migration guides 8.x→10.x and 10.x→11.x, TensorRT changelog):
 - 8.5 added the name-based I/O API (``num_io_tensors``, ``set_tensor_address``, ``set_input_shape``,
@@ -56,41 +57,23 @@ def parse_version(text: str) -> TrtVersion:
 
 @dataclass(frozen=True)
 class TrtexecFlags:
-    """Which trtexec options exist in this version."""
-    int8: bool
-    fp16: bool
-    best: bool
-    calib: bool
-    strongly_typed: str           # "absent" | "optional" | "implicit" (always on, flag not needed)
-    layer_precisions: bool        # --layerPrecisions / --precisionConstraints
-    mem_pool_size: bool = True    # --memPoolSize=workspace:NM (8.4+); --workspace is deprecated/removed
+    """Which trtexec options the printed command may use in this version."""
+    int8: bool                    # --int8 (gone in 11)
+    layer_precisions: bool        # --layerPrecisions / --precisionConstraints (gone in 11)
 
 
 @dataclass(frozen=True)
 class TrtFeatures:
+    """What the engine builder and the trtexec line need to know about a version (the runtime TensorRT backend
+    probes the module it loads for itself)."""
     version: TrtVersion
     family: str                   # "8.x" | "10.x" | "11.x"
-    io_tensor_api: bool           # num_io_tensors, get_tensor_name, set_tensor_address, set_input_shape
-    bindings_api: bool            # num_bindings, get_binding_*, set_binding_shape
-    execute_async_v2: bool
-    execute_async_v3: bool
-    build_serialized_network: bool
-    build_engine: bool            # the old builder.build_engine (removed in 10.0)
-    memory_pool_limit: bool       # config.set_memory_pool_limit(MemoryPoolType.WORKSPACE, bytes)
     explicit_batch_flag: str      # "required" | "ignored"
-    strongly_typed: str           # "absent" | "optional" | "always"
-    builder_flag_fp16: bool
+    builder_flag_fp16: bool       # BuilderFlag.FP16 (weakly typed networks; removed in 11)
     builder_flag_int8: bool
-    precision_constraints: bool   # BuilderFlag.OBEY/PREFER_PRECISION_CONSTRAINTS
     int8_calibrators: str         # "available" | "deprecated" | "removed"
-    timing_cache: bool
-    dla: bool
     trtexec: TrtexecFlags
     notes: tuple = field(default=())  # probe results that disagreed with the table
-
-    @property
-    def execute(self) -> str:
-        return "execute_async_v3" if self.execute_async_v3 else "execute_async_v2"
 
     @property
     def implicit_int8(self) -> bool:
@@ -108,27 +91,12 @@ class TrtFeatures:
 
 # The table. One row per family; features() picks the row and applies the minor-version rules below it.
 _FAMILY_ROWS = {
-    "8.x": dict(io_tensor_api=True, bindings_api=True, execute_async_v2=True, execute_async_v3=True,
-                build_serialized_network=True, build_engine=True, memory_pool_limit=True,
-                explicit_batch_flag="required", strongly_typed="absent", builder_flag_fp16=True,
-                builder_flag_int8=True, precision_constraints=True, int8_calibrators="available",
-                timing_cache=True, dla=True,
-                trtexec=TrtexecFlags(int8=True, fp16=True, best=True, calib=True, strongly_typed="absent",
-                                     layer_precisions=True)),
-    "10.x": dict(io_tensor_api=True, bindings_api=False, execute_async_v2=False, execute_async_v3=True,
-                 build_serialized_network=True, build_engine=False, memory_pool_limit=True,
-                 explicit_batch_flag="ignored", strongly_typed="optional", builder_flag_fp16=True,
-                 builder_flag_int8=True, precision_constraints=True, int8_calibrators="deprecated",
-                 timing_cache=True, dla=True,
-                 trtexec=TrtexecFlags(int8=True, fp16=True, best=True, calib=True, strongly_typed="optional",
-                                      layer_precisions=True)),
-    "11.x": dict(io_tensor_api=True, bindings_api=False, execute_async_v2=False, execute_async_v3=True,
-                 build_serialized_network=True, build_engine=False, memory_pool_limit=True,
-                 explicit_batch_flag="ignored", strongly_typed="always", builder_flag_fp16=False,
-                 builder_flag_int8=False, precision_constraints=False, int8_calibrators="removed",
-                 timing_cache=True, dla=True,
-                 trtexec=TrtexecFlags(int8=False, fp16=False, best=False, calib=False, strongly_typed="implicit",
-                                      layer_precisions=False)),
+    "8.x": dict(explicit_batch_flag="required", builder_flag_fp16=True, builder_flag_int8=True,
+                int8_calibrators="available", trtexec=TrtexecFlags(int8=True, layer_precisions=True)),
+    "10.x": dict(explicit_batch_flag="ignored", builder_flag_fp16=True, builder_flag_int8=True,
+                 int8_calibrators="deprecated", trtexec=TrtexecFlags(int8=True, layer_precisions=True)),
+    "11.x": dict(explicit_batch_flag="ignored", builder_flag_fp16=False, builder_flag_int8=False,
+                 int8_calibrators="removed", trtexec=TrtexecFlags(int8=False, layer_precisions=False)),
 }
 
 
@@ -158,29 +126,19 @@ def _has(obj, name: str) -> bool:
 def probe(trt: ModuleType) -> dict:
     """Look at what the installed module really exposes (TensorRT#4357: CalibrationAlgoType was missing in a 10.8)."""
     flag = getattr(trt, "BuilderFlag", None)
-    ctx = getattr(trt, "IExecutionContext", None)
-    eng = getattr(trt, "ICudaEngine", None)
     ncf = getattr(trt, "NetworkDefinitionCreationFlag", None)
-    found = {
+    return {
         "builder_flag_fp16": _has(flag, "FP16"),
         "builder_flag_int8": _has(flag, "INT8"),
-        "precision_constraints": _has(flag, "PREFER_PRECISION_CONSTRAINTS") or _has(flag, "OBEY_PRECISION_CONSTRAINTS"),
-        "execute_async_v3": _has(ctx, "execute_async_v3"),
-        "execute_async_v2": _has(ctx, "execute_async_v2"),
-        "io_tensor_api": _has(eng, "num_io_tensors") and _has(ctx, "set_tensor_address"),
-        "bindings_api": _has(eng, "num_bindings"),
         "calibrator_class": hasattr(trt, "IInt8EntropyCalibrator2"),
-        "strongly_typed_flag": _has(ncf, "STRONGLY_TYPED"),
         "explicit_batch_flag": _has(ncf, "EXPLICIT_BATCH"),
     }
-    return {k: v for k, v in found.items() if v is not None}
 
 
 def apply_probe(f: TrtFeatures, found: dict) -> TrtFeatures:
     """Trust the module over the table where they disagree, and say so in ``notes``."""
     changes, notes = {}, list(f.notes)
-    for key in ("builder_flag_fp16", "builder_flag_int8", "precision_constraints", "execute_async_v3",
-                "execute_async_v2", "io_tensor_api", "bindings_api"):
+    for key in ("builder_flag_fp16", "builder_flag_int8"):
         if key in found and found[key] != getattr(f, key):
             changes[key] = found[key]
             notes.append(f"{key}: table says {getattr(f, key)}, module says {found[key]}")
@@ -216,15 +174,3 @@ def detect(trt: ModuleType | None = None) -> TrtFeatures:
                               f"Python bindings; {INSTALL_HINT}")
     return apply_probe(features(version), probe(trt))
 
-
-def table() -> list[dict]:
-    """The feature table as rows (for docs and `sspnet doctor`)."""
-    rows = []
-    for v in ("8.6", "10.0", "10.3", "11.4"):
-        f = features(v)
-        d = dataclasses.asdict(f)
-        d["version"] = str(f.version)
-        d["execute"] = f.execute
-        d["calib_cache_header"] = f.calib_cache_header()
-        rows.append(d)
-    return rows

@@ -19,9 +19,6 @@ from torch import nn
 
 from sspnet.postprocess import fovea_points
 
-# ONNX scope names (export/naming.py strips the leading "/" of torch's scopes)
-MODEL_SCOPE, FLATTEN_SCOPE, DECODE_SCOPE = "model", "flatten", "decode"
-
 
 class LevelFlatten(nn.Module):
     """Per-level maps → all cells: cls [[N, 1, H_l, W_l]] → logits [N, K]; reg [[N, 4, H_l, W_l]] → [N, K, 4]."""
