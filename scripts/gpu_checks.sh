@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Run the TensorRT issue's GPU tests on a lent GPU machine (run tool: it starts in the repository root of a copy of
-# the working tree; the machine has PyTorch, cuda-python, onnxruntime, no TensorRT, no network).
+# GPU checks: the tests that need an NVIDIA GPU (and, where installed, TensorRT), plus the TensorRT tests that run on
+# any machine as a baseline. No network is needed and nothing is installed unless a local wheelhouse is given.
 #
-# Usage, from the repository root on the GPU machine:  bash scripts/gpu_checks.sh
+# Usage, from the repository root on a machine with an NVIDIA GPU:  bash scripts/gpu_checks.sh
+#   PY=python3.11        the Python to use (default python3)
+#   OUT=DIR              where the report goes (default /tmp/gpu-out)
+#   PYTEST_WHEELS=DIR    a wheelhouse to install pytest from when it is missing
+#   TRT_WHEELS=DIR       a wheelhouse with tensorrt==8.5.3.1 (cp310) and its CUDA 11 wheels, used with CPython 3.10
+#                        when TensorRT is not importable
 #
-# What it does:
-#   1. reports the GPU, driver, Python versions (is there a CPython 3.10?), cuda-python / onnxruntime / tensorrt;
-#   2. makes the repository importable as `sspnet` without installing anything (symlink tree on PYTHONPATH);
-#   3. runs the GPU-marked tests that need no TensorRT: tests/runtime/test_cuda_mem.py (cuda-python buffers,
-#      streams, async copies, device info, error messages) -- plus the no-GPU tests of this issue as a baseline;
-#   4. if TensorRT is importable (it is not, on the machine as described), or if CPython 3.10 exists AND a wheelhouse
-#      with tensorrt==8.5.3.1 (cp310) and its CUDA 11 wheels is given in $TRT_WHEELS, runs tests/export/test_trt_gpu.py
-#      (build FP32/FP16/INT8 Q/DQ/implicit-cache engines, TensorRTBackend vs ONNX Runtime, refusal messages).
-#      Note: those wheels are > 1 GB; the run tool carries at most 64 MiB, and the machine has no network, so step 4
-#      can only run where someone provides the wheels on the machine itself.
-# Everything it prints also goes to $OUT/gpu-report.txt.
+# What it runs and prints:
+#   1. the machine: GPU name, compute capability, driver and memory (nvidia-smi), CPU architecture, the Jetson
+#      L4T release if any; the Python interpreters found and the versions of numpy, onnx, onnxruntime, cuda-python,
+#      pycuda, tensorrt, pytest, OpenCV, PyYAML and torch;
+#   2. makes the repository importable as `sspnet` without installing it (a symlink tree on PYTHONPATH) and prints
+#      the GPU bindings it finds;
+#   3. the GPU memory/stream tests (cuda-python buffers, streams, async copies, device info, error messages), then
+#      the TensorRT tests that need no GPU (feature table, trtexec lines, Q/DQ check, engine manifest);
+#   4. the engine build and backend tests (tests/export/test_trt_gpu.py: FP32/FP16/INT8 Q/DQ and implicit-cache
+#      engines, TensorRTBackend against ONNX Runtime, refusal messages) when TensorRT is importable, or in a
+#      TensorRT 8.5 venv built from $TRT_WHEELS; otherwise one line saying they were not run.
+# Each pytest run prints its summary with the reasons for skipped tests (-rs). Everything printed also goes to
+# $OUT/gpu-report.txt.
 set -u
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 exec > >(tee "$OUT/gpu-report.txt") 2>&1
