@@ -51,7 +51,7 @@ EOF
 
 echo "== sspnet importable via a symlink tree"
 . "$ROOT/scripts/sspnet_pythonpath.sh"
-$PY -c "import sspnet.runtime.gpu as g; print('gpu bindings:', g.available_impls())" || exit 1
+$PY -c "import sspnet.gpu as g; print('gpu bindings:', g.available_impls())" || exit 1
 
 if ! $PY -c "import pytest" 2>/dev/null; then
   if [ -n "${PYTEST_WHEELS:-}" ]; then $PY -m pip install --no-index --find-links "$PYTEST_WHEELS" pytest -q
@@ -60,7 +60,7 @@ fi
 PYTEST=($PY -m pytest -p no:cacheprovider --import-mode=importlib -o addopts= -q -rs)
 
 echo "== GPU memory/stream module (cuda-python) on the GPU"
-"${PYTEST[@]}" tests/runtime/test_cuda_mem.py
+"${PYTEST[@]}" tests/sspnet/test_cuda_mem.py
 echo "== this issue's CPU tests, as a baseline on this machine"
 "${PYTEST[@]}" tests/export/test_trt_versions.py tests/export/test_trtexec.py tests/export/test_qdq_check.py \
   tests/export/test_engine_manifest.py
@@ -75,7 +75,7 @@ elif [ -n "$PY310" ] && [ -n "${TRT_WHEELS:-}" ] && ls "$TRT_WHEELS"/tensorrt-8.
     pyyaml opencv-python-headless pytest -q
   "$V/bin/python" -c "import tensorrt as t; print('tensorrt', t.__version__)" && \
     "$V/bin/python" -m pytest -p no:cacheprovider --import-mode=importlib -o addopts= -q -rs \
-      tests/export/test_trt_gpu.py tests/runtime/test_cuda_mem.py
+      tests/export/test_trt_gpu.py tests/sspnet/test_cuda_mem.py
 else
   echo "no TensorRT here (and no CPython 3.10 + TRT_WHEELS wheelhouse): engine build/backend tests not run"
 fi
