@@ -1,16 +1,22 @@
 """``calibrate()``: FP32 ONNX + images → INT8 Q/DQ ONNX (+ TensorRT cache, + accuracy gate, + report).
 
-1. ranges: reuse the stored ranges when their key matches (ONNX sha256, pre-processing digest, image hash, count,
-   method); otherwise collect them with ONNX Runtime over the calibration tiles (a stale cache is recalibrated and the
-   changed fields are printed; ``require_cache`` turns that into an error). Or import them from a TensorRT cache.
-2. quantize (``quantize.qdq_from_ranges``) with the default float nodes (decode) + requested exclusions; with
-   ``eval_data``, the accuracy gate widens the exclusions until the AP50-tiny drop is within ``max_drop``.
-3. write the Q/DQ ONNX, its manifest (``calibration`` section), the TensorRT cache from the same ranges, the report,
-   and check which kernels ONNX Runtime's CPU provider really runs.
+One function per step, in the order ``calibrate()`` calls them:
+1. ``_load_fp32``, ``_exclusions``: the FP32 ONNX as its manifest describes it; the nodes kept in float (the
+   default float nodes, decode, plus ``--exclude``).
+2. ``_ranges``: reuse the stored ranges when their key matches (ONNX sha256, pre-processing digest, image hash,
+   count, method); otherwise collect them with ONNX Runtime over the calibration tiles (a stale cache is recalibrated
+   and the changed fields are printed; ``require_cache`` turns that into an error). Or import them from a TensorRT
+   cache.
+3. ``_quantizer`` (``quantize.qdq_from_ranges``) writes a candidate; with ``eval_data``, ``_gate`` widens the
+   exclusions until the AP50-tiny drop is within ``max_drop``.
+4. ``_write_trt_cache`` (the TensorRT cache from the same ranges), ``_kernels`` (which kernels ONNX Runtime's CPU
+   provider really runs), ``_write_outputs`` (the Q/DQ ONNX, its manifest with the ``calibration`` section, the
+   report).
 """
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -51,22 +57,82 @@ def ranges_cache_path(out: Path) -> Path:
     return out.with_suffix(".ranges")
 
 
-def _fp32_manifest(onnx: Path) -> dict:
-    m = read_manifest(onnx)
+@dataclasses.dataclass(frozen=True)
+class Fp32:
+    """The FP32 ONNX being calibrated, as its manifest describes it."""
+    manifest: dict
+    sha256: str
+    model: object               # onnx.ModelProto
+    pre: Preprocess
+    batch: int | None           # None: dynamic batch
+
+
+def calibrate(req: Request, log=print) -> dict:
+    """Calibrate ``req.onnx`` into ``req.out`` (+ its manifest, TensorRT cache, report files); returns the report."""
+    cpu_form = _check_target(req)
+    src = _load_fp32(req.onnx)
+    excluded = _exclusions(req, src.model)
+    with tempfile.TemporaryDirectory(prefix="sspnet-calibrate-") as tmp:
+        prepared = prepare(req.onnx, Path(tmp) / "prepared.onnx")
+        ranges, fields = _ranges(req, prepared, src, log)
+        fields.update(_quantization_fields(req, cpu_form, log))
+        quantize = _quantizer(req, src, prepared, ranges, fields, cpu_form, Path(tmp))
+        if req.eval_data is None:
+            gate, final = None, quantize(excluded)
+        else:
+            gate, final, excluded = _gate(req, src, prepared, quantize, excluded, log)
+        report = dict(fields, out=str(req.out), gate=gate, excluded_nodes=_excluded_rows(excluded))
+        if req.trt_cache is not None:
+            report.update(_write_trt_cache(req, ranges, final, report, log))
+        report["kernels"] = _kernels(final, _sample(req, src.pre, src.batch), log)
+        report["report_files"] = _write_outputs(req, final, src.manifest, fields, excluded, report)
+    return report
+
+
+def _check_target(req: Request) -> dict | None:
+    """Check ``--target``; the manifest's ``cpu_form`` section for ``--target cpu`` (None for the TensorRT form)."""
+    if req.target not in TARGETS:
+        raise CalibrationError(f"--target {req.target!r}: choose from {', '.join(TARGETS)}")
+    if req.target != "cpu":
+        return None
+    if req.cpu_form != "auto" and req.cpu_form not in CPU_FORMS:
+        raise CalibrationError(f"--cpu-form {req.cpu_form!r}: choose from auto, {', '.join(CPU_FORMS)}")
+    here = cpu_info()
+    name = form_for(here) if req.cpu_form == "auto" else req.cpu_form
+    return dict(CPU_FORMS[name], name=name, chosen="auto: exact on the calibrating CPU" if req.cpu_form == "auto"
+                else "requested with --cpu-form", calibrated_on=here.to_dict())
+
+
+def _load_fp32(onnx_path: Path) -> Fp32:
+    """The FP32 ONNX that 'sspnet export' wrote; an FP16/INT8 one, or one its manifest does not match, is refused."""
+    import onnx
+    m = read_manifest(onnx_path)
     if m.get("artifact") != "onnx":
-        raise CalibrationError(f"{onnx}: artifact is {m.get('artifact')!r}; calibrate the FP32 ONNX that "
+        raise CalibrationError(f"{onnx_path}: artifact is {m.get('artifact')!r}; calibrate the FP32 ONNX that "
                                f"'sspnet export' writes (not an FP16 or INT8 one)")
-    if m.get("sha256") and m["sha256"] != sha256_file(onnx):
-        raise CalibrationError(f"{onnx}: the manifest's sha256 is not this file's; re-export the model")
-    return m
+    sha = sha256_file(onnx_path)
+    if m.get("sha256") and m["sha256"] != sha:
+        raise CalibrationError(f"{onnx_path}: the manifest's sha256 is not this file's; re-export the model")
+    batch = m["input"]["batch"]
+    return Fp32(manifest=m, sha256=sha, model=onnx.load(str(onnx_path)), pre=Preprocess.from_dict(m["preprocess"]),
+                batch=None if batch == "dynamic" else int(batch))
 
 
-def _ranges(req: Request, prepared: Path, manifest: dict, onnx_sha: str, log) -> tuple:
+def _exclusions(req: Request, float_model) -> dict:
+    """{node: reason} to keep in float: the defaults (decode) plus ``--exclude``, whose nodes must exist."""
+    excluded = default_exclusions(float_model)
+    unknown = [n for n in req.exclude if n not in {x.name for x in float_model.graph.node}]
+    if unknown:
+        raise CalibrationError(f"--exclude: no node named {unknown[:3]} in {req.onnx} (node names look like "
+                               f"'{float_model.graph.node[0].name}')")
+    excluded.update({n: "requested with --exclude" for n in req.exclude})
+    return excluded
+
+
+def _ranges(req: Request, prepared: Path, src: Fp32, log) -> tuple:
     """(ranges, report fields) from a TensorRT cache, the stored ranges, or a new calibration."""
     from sspnet.calibration.trt_cache import check_cache, import_ranges
-    pre = Preprocess.from_dict(manifest["preprocess"])
-    batch = manifest["input"]["batch"]
-    batch = None if batch == "dynamic" else int(batch)
+    pre, onnx_sha = src.pre, src.sha256
     if req.from_trt_cache is not None:
         cache = check_cache(req.from_trt_cache, {"onnx_sha256": onnx_sha, "preprocess_digest": pre.digest()})
         log(f"ranges: imported {len(cache.scales)} scales from {req.from_trt_cache} ({cache.header})")
@@ -96,9 +162,68 @@ def _ranges(req: Request, prepared: Path, manifest: dict, onnx_sha: str, log) ->
     if stale:
         log(f"ranges: {cache.path} is stale ({', '.join(stale)} changed): recalibrating")
     log(f"ranges: calibrating on {calib.count} tiles of {len(calib.picks)} images ({req.method}, ONNX Runtime CPU)")
-    ranges = collect_ranges(prepared, calib, req.method, manifest["input"]["name"], batch, log=log)
+    ranges = collect_ranges(prepared, calib, req.method, src.manifest["input"]["name"], src.batch, log=log)
     cache.save(ranges, key, digest)
     return ranges, dict(fields, source="calibrated" if stale is None else "recalibrated (stale cache)")
+
+
+def _quantization_fields(req: Request, cpu_form: dict | None, log) -> dict:
+    """The ``calibration`` fields that say how the graph is quantized (target, scheme, CPU form)."""
+    import onnxruntime
+    fields = {"target": req.target, "onnxruntime": onnxruntime.__version__,
+              "quantization": dict(TARGETS[req.target], per_channel=True, weight_axis=0, activations="per tensor",
+                                   weight_bits=cpu_form["weight_bits"] if cpu_form else 8)}
+    if cpu_form:
+        fields["cpu_form"] = cpu_form
+        log(f"cpu form '{cpu_form['name']}' ({cpu_form['chosen']}): {cpu_form['weight_bits']}-bit weights, "
+            f"{cpu_form['isa']}")
+    return fields
+
+
+def _quantizer(req: Request, src: Fp32, prepared: Path, ranges, fields: dict, cpu_form: dict | None,
+               tmp: Path) -> Callable[[dict], Path]:
+    """``quantize(excluded) -> path``: a candidate Q/DQ ONNX (with manifest) in ``tmp`` from the same ranges.
+    It adds to ``excluded``, in place, the nodes that share a weight with an excluded node."""
+    candidates = itertools.count(1)
+
+    def quantize(excl: dict) -> Path:
+        path = tmp / f"candidate{next(candidates)}.onnx"
+        excl.update(with_weight_sharers(src.model, excl))
+        qdq_from_ranges(prepared, path, ranges, req.target, sorted(excl),
+                        reduce_range=bool(cpu_form and cpu_form["reduce_range"]))
+        write_manifest(path, _int8_fields(src.manifest, fields, excl), parent=req.onnx)
+        return path
+    return quantize
+
+
+def _gate(req: Request, src: Fp32, prepared: Path, quantize, excluded: dict, log) -> tuple[dict, Path, dict]:
+    """The accuracy gate on ``req.eval_data``: (gate report, final candidate, its exclusions)."""
+    from sspnet.calibration.gate import run_gate
+    from sspnet.data import load_dataset
+    records = load_dataset(req.eval_data)
+    rank = _ranker(src, prepared, _sample(req, src.pre, src.batch))
+    if req.open_backend is None:
+        raise CalibrationError("the accuracy gate (eval_data) needs Request.open_backend, a factory of "
+                               "ONNX detectors such as sspnet.runtime.backends.open_backend")
+    gate = run_gate(req.onnx, records, quantize, excluded, req.max_drop, rank, src.model,
+                    req.open_backend, src.manifest["postprocess"]["score_thr"], log=log)
+    final, excluded = Path(gate.pop("path")), gate.pop("excluded")
+    return gate, final, excluded
+
+
+def _ranker(src: Fp32, prepared: Path, sample):
+    """``rank(path, excluded)``: sensitivity rows of the nodes a candidate still quantizes ([] without images)."""
+    import onnx
+
+    from sspnet.calibration.quantize import quantized_nodes
+    from sspnet.calibration.sensitivity import rank_nodes
+
+    def rank(path, excl):
+        if sample is None:
+            return []
+        candidates = set(quantized_nodes(src.model, onnx.load(str(path)))) - set(excl)
+        return rank_nodes(prepared, path, [sample], candidates, src.manifest["input"]["name"])
+    return rank
 
 
 def _sample(req: Request, pre: Preprocess, batch: int | None):
@@ -111,108 +236,43 @@ def _sample(req: Request, pre: Preprocess, batch: int | None):
     return np.ascontiguousarray(np.resize(tiles, (n,) + tiles.shape[1:]), dtype=np.float32)
 
 
-def _cpu_form(req: Request) -> dict | None:
-    """The manifest's ``cpu_form`` section for ``--target cpu`` (None for the TensorRT form)."""
-    if req.target != "cpu":
-        return None
-    if req.cpu_form != "auto" and req.cpu_form not in CPU_FORMS:
-        raise CalibrationError(f"--cpu-form {req.cpu_form!r}: choose from auto, {', '.join(CPU_FORMS)}")
-    here = cpu_info()
-    name = form_for(here) if req.cpu_form == "auto" else req.cpu_form
-    return dict(CPU_FORMS[name], name=name, chosen="auto: exact on the calibrating CPU" if req.cpu_form == "auto"
-                else "requested with --cpu-form", calibrated_on=here.to_dict())
+def _kernels(final: Path, sample, log) -> dict:
+    """Which kernels ONNX Runtime's CPU provider really runs for the final graph."""
+    from sspnet.calibration.kernels import kernel_report, summary
+    kernels = kernel_report(final, sample)
+    kernels["summary"] = summary(kernels)
+    log(f"ONNX Runtime CPU: {kernels['summary']}")
+    return kernels
 
 
-def calibrate(req: Request, log=print) -> dict:
-    import onnx
-    import onnxruntime
+def _write_outputs(req: Request, final: Path, manifest: dict, fields: dict, excluded: dict,
+                   report: dict) -> list[str]:
+    """The INT8 ONNX at ``req.out``, its manifest and the report files; returns the report files' paths."""
+    from sspnet.calibration.report import manifest_section, write_report
+    atomic_write_bytes(req.out, Path(final).read_bytes())
+    fields_out = _int8_fields(manifest, fields, excluded)
+    fields_out["calibration"] = manifest_section(report)
+    write_manifest(req.out, fields_out, parent=req.onnx)
+    return [str(p) for p in write_report(req.out, report)]
 
-    if req.target not in TARGETS:
-        raise CalibrationError(f"--target {req.target!r}: choose from {', '.join(TARGETS)}")
-    cpu_form = _cpu_form(req)
-    manifest = _fp32_manifest(req.onnx)
-    onnx_sha = sha256_file(req.onnx)
-    float_model = onnx.load(str(req.onnx))
-    pre = Preprocess.from_dict(manifest["preprocess"])
-    batch = None if manifest["input"]["batch"] == "dynamic" else int(manifest["input"]["batch"])
-    excluded = default_exclusions(float_model)
-    unknown = [n for n in req.exclude if n not in {x.name for x in float_model.graph.node}]
-    if unknown:
-        raise CalibrationError(f"--exclude: no node named {unknown[:3]} in {req.onnx} (node names look like "
-                               f"'{float_model.graph.node[0].name}')")
-    excluded.update({n: "requested with --exclude" for n in req.exclude})
-    with tempfile.TemporaryDirectory(prefix="sspnet-calibrate-") as tmp:
-        prepared = prepare(req.onnx, Path(tmp) / "prepared.onnx")
-        ranges, fields = _ranges(req, prepared, manifest, onnx_sha, log)
-        fields.update(target=req.target, onnxruntime=onnxruntime.__version__,
-                      quantization=dict(TARGETS[req.target], per_channel=True, weight_axis=0,
-                                        activations="per tensor",
-                                        weight_bits=cpu_form["weight_bits"] if cpu_form else 8))
-        if cpu_form:
-            fields["cpu_form"] = cpu_form
-            log(f"cpu form '{cpu_form['name']}' ({cpu_form['chosen']}): {cpu_form['weight_bits']}-bit weights, "
-                f"{cpu_form['isa']}")
-        counter = [0]
 
-        def quantize(excl: dict) -> Path:
-            counter[0] += 1
-            path = Path(tmp) / f"candidate{counter[0]}.onnx"
-            excl.update(with_weight_sharers(float_model, excl))
-            qdq_from_ranges(prepared, path, ranges, req.target, sorted(excl),
-                            reduce_range=bool(cpu_form and cpu_form["reduce_range"]))
-            write_manifest(path, _int8_fields(manifest, fields, excl), parent=req.onnx)
-            return path
-
-        gate = None
-        if req.eval_data is not None:
-            from sspnet.calibration.gate import run_gate
-            from sspnet.calibration.sensitivity import rank_nodes
-            from sspnet.data import load_dataset
-            records = load_dataset(req.eval_data)
-            sample = _sample(req, pre, batch)
-
-            def rank(path, excl):
-                from sspnet.calibration.quantize import quantized_nodes
-                candidates = set(quantized_nodes(float_model, onnx.load(str(path)))) - set(excl)
-                return rank_nodes(prepared, path, [sample], candidates, manifest["input"]["name"]) \
-                    if sample is not None else []
-            if req.open_backend is None:
-                raise CalibrationError("the accuracy gate (eval_data) needs Request.open_backend, a factory of "
-                                       "ONNX detectors such as sspnet.runtime.backends.open_backend")
-            gate = run_gate(req.onnx, records, quantize, excluded, req.max_drop, rank, float_model,
-                            req.open_backend, manifest["postprocess"]["score_thr"], log=log)
-            final, excluded = Path(gate.pop("path")), gate.pop("excluded")
-        else:
-            final = quantize(excluded)
-        report = dict(fields, out=str(req.out), gate=gate,
-                      excluded_nodes=[{"name": n, "reason": r} for n, r in sorted(excluded.items())])
-        qdq = onnx.load(str(final))
-        if req.trt_cache is not None:
-            report.update(_write_trt_cache(req, ranges, qdq, report, log))
-        from sspnet.calibration.kernels import kernel_report, summary
-        kernels = kernel_report(final, _sample(req, pre, batch))
-        kernels["summary"] = summary(kernels)
-        report["kernels"] = kernels
-        log(f"ONNX Runtime CPU: {kernels['summary']}")
-        from sspnet.calibration.report import manifest_section, write_report
-        atomic_write_bytes(req.out, Path(final).read_bytes())
-        fields_out = _int8_fields(manifest, fields, excluded)
-        fields_out["calibration"] = manifest_section(report)
-        write_manifest(req.out, fields_out, parent=req.onnx)
-        report["report_files"] = [str(p) for p in write_report(req.out, report)]
-    return report
+def _excluded_rows(excluded: dict) -> list[dict]:
+    return [{"name": n, "reason": r} for n, r in sorted(excluded.items())]
 
 
 def _int8_fields(manifest: dict, fields: dict, excluded: dict) -> dict:
     out = copied_fields(manifest)
     out["artifact"] = "onnx-int8"
-    out["calibration"] = dict(fields, excluded_nodes=[{"name": n, "reason": r} for n, r in sorted(excluded.items())])
+    out["calibration"] = dict(fields, excluded_nodes=_excluded_rows(excluded))
     return out
 
 
-def _write_trt_cache(req: Request, ranges, qdq_model, report: dict, log) -> dict:
+def _write_trt_cache(req: Request, ranges, final: Path, report: dict, log) -> dict:
+    """The TensorRT <= 10 calibration cache from the same ranges as the Q/DQ graph ``final``."""
+    import onnx
+
     from sspnet.calibration.trt_cache import amax_from_ranges, cache_from_amax, write_trt_cache
-    scales = activation_scales(qdq_model)
+    scales = activation_scales(onnx.load(str(final)))
     if req.target == "tensorrt":      # symmetric, zero point 0: the Q/DQ scales themselves (amax = 127·scale)
         amax = {name: 127.0 * scale for name, (scale, _) in scales.items()}
     else:                             # asymmetric uint8 Q/DQ: symmetric amax of the same stored ranges
