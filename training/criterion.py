@@ -1,4 +1,5 @@
-"""Criteria: ``criterion(outputs, targets) -> dict[str, Tensor]`` of unweighted named loss terms (the loop sums them).
+"""Criteria: ``criterion(outputs, targets) -> dict[str, Tensor]`` of unweighted named loss terms, and
+``criterion.weights``, the one table of their weights (the loop sums weight × term and logs each weighted term).
 
 targets: list (one per image) of {"boxes": Tensor[G, 4] xyxy input px, "ignore": Tensor[I, 4]}.
 """
@@ -7,7 +8,10 @@ from __future__ import annotations
 import torch
 
 from sspnet.training.assign import attention_targets, fovea_targets
-from sspnet.training.losses import (attention_bce, attention_dice, sigmoid_focal_loss_sum, smooth_l1_sum)
+from sspnet.training.losses import attention_bce, attention_dice, sigmoid_focal_loss_sum, smooth_l1_sum
+
+# the paper's loss weights: λ = 0.01 on the attention BCE, 1 on every other term
+ATTENTION_WEIGHTS = {"loss_attn_bce": 0.01, "loss_attn_dice": 1.0}
 
 
 def _boxes(targets: list[dict], key: str, device: torch.device) -> list[torch.Tensor]:
@@ -16,7 +20,7 @@ def _boxes(targets: list[dict], key: str, device: torch.device) -> list[torch.Te
 
 
 def attention_losses(attn: list[torch.Tensor], gt_boxes: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Σ over levels of the OHEM BCE (λ included) and the batch-mean Dice; attn [A_k [N, 1, h_k, w_k]]."""
+    """Σ over levels of the OHEM BCE and of the batch-mean Dice (unweighted); attn [A_k [N, 1, h_k, w_k]]."""
     h, w = attn[0].shape[-2:]
     stride0 = 4
     tgt = attention_targets(gt_boxes, (h * stride0, w * stride0), num_levels=len(attn))
@@ -33,6 +37,8 @@ class FoveaCriterion:
     Returns {"loss_cls", "loss_box"} and, when the model has attention maps and ``attn_loss``,
     {"loss_attn_bce", "loss_attn_dice"}. An image set without positives gives loss_box exactly 0.
     """
+
+    weights = {"loss_cls": 1.0, "loss_box": 1.0, **ATTENTION_WEIGHTS}
 
     def __init__(self, *, strides: list[int], base_edges: list[float], scale_ranges: list[tuple[float, float]],
                  sigma: float = 0.4, center_fallback: bool = False, use_ignore: bool = False,
@@ -80,6 +86,9 @@ class FasterRCNNCriterion:
     (stds 0.1/0.1/0.2/0.2), both / #samples. Returns {"loss_rpn_cls", "loss_rpn_box", "loss_rcnn_cls",
     "loss_rcnn_box"} (+ attention terms). Images without GT give box losses exactly 0.
     """
+
+    weights = {"loss_rpn_cls": 1.0, "loss_rpn_box": 1.0, "loss_rcnn_cls": 1.0, "loss_rcnn_box": 1.0,
+               **ATTENTION_WEIGHTS}
 
     def __init__(self, *, wns: bool = True, attn_loss: bool = True, rpn_num: int = 256, rpn_pos_fraction: float = 0.5,
                  rcnn_num: int = 512, rcnn_pos_fraction: float = 0.25):

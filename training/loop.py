@@ -1,6 +1,7 @@
 """The training step and validation as plain functions: ``train_one_epoch()`` and ``evaluate()``.
 
-The criterion returns unweighted named terms; this is the one place that sums them. AMP (float16 autocast + a
+The criterion returns unweighted named terms and their weight table; this is the one place that weights and
+sums them (each weighted term is logged). AMP (float16 autocast + a
 GradScaler) runs only on CUDA; the criterion always sees float32 outputs. A non-finite loss on any rank raises
 ``LossNotFinite`` before the optimizer touches the weights, so the last checkpoint on disk stays the last good one.
 """
@@ -94,6 +95,7 @@ def train_one_epoch(model: torch.nn.Module, criterion: Callable, loader, optimiz
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
                 outputs = model(images)
             terms = criterion(_float_outputs(outputs) if amp else outputs, targets)
+            terms = {k: criterion.weights[k] * v for k, v in terms.items()}     # logged as weighted
             loss = sum(terms.values())
             if any_rank(not bool(torch.isfinite(loss).item()), info):
                 shown = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in terms.items())

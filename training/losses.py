@@ -6,7 +6,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-ATTN_BCE_WEIGHT = 0.01      # λ of the attention BCE term
 ATTN_NEG_WEIGHT = 3.0       # weight of "object of another level" pixels
 OHEM_RATIO = 3              # background pixels kept per positive pixel
 OHEM_EMPTY_FRACTION = 0.05  # background pixels kept on an image without positives
@@ -37,14 +36,15 @@ def ohem_weights(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def attention_bce(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """λ · Σ w·BCE(p, max(T, 0)) / N_sel over the batch (one level). prob, target [N, 1, h, w] → scalar."""
+    """Σ w·BCE(p, max(T, 0)) / N_sel over the batch (one level), unweighted (λ is in the criterion's weight
+    table). prob, target [N, 1, h, w] → scalar."""
     w = ohem_weights(prob, target)
     p = prob.float()
     t = target.float().clamp(min=0.0)
     # clamp before the log: a saturated fp16 sigmoid is exactly 0 or 1, and log'(0)·0 would give NaN gradients
     bce = -(t * torch.log(p.clamp(min=1e-12)) + (1 - t) * torch.log((1 - p).clamp(min=1e-12)))
     n_sel = (w > 0).sum().clamp(min=1)
-    return ATTN_BCE_WEIGHT * (w * bce).sum() / n_sel
+    return (w * bce).sum() / n_sel
 
 
 def attention_dice(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

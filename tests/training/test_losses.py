@@ -53,7 +53,7 @@ def test_attention_bce_by_hand():
     # 1 positive → 3 background pixels kept: all three; weights [1, 3, 1, 1, 1]; T+ = [0.5, 0, 0, 0, 0]
     bce = [-(0.5 * math.log(0.8) + 0.5 * math.log(0.2)), -math.log(0.6), -math.log(0.7), -math.log(0.9),
            -math.log(0.4)]
-    want = 0.01 * (bce[0] + 3 * bce[1] + bce[2] + bce[3] + bce[4]) / 5
+    want = (bce[0] + 3 * bce[1] + bce[2] + bce[3] + bce[4]) / 5
     assert float(attention_bce(p, t)) == pytest.approx(want, rel=1e-5)
 
 
@@ -110,7 +110,8 @@ def test_criterion_with_boxes_and_a_batch_larger_than_four():
     out = _outputs(n)
     targets = [{"boxes": torch.tensor([[8.0, 8.0, 30.0, 40.0]]) + k, "ignore": torch.zeros(0, 4)} for k in range(n)]
     losses = crit(out, targets)
-    assert set(losses) == {"loss_cls", "loss_box", "loss_attn_bce", "loss_attn_dice"}
+    assert set(losses) == {"loss_cls", "loss_box", "loss_attn_bce", "loss_attn_dice"} == set(crit.weights)
+    assert crit.weights["loss_attn_bce"] == 0.01 and crit.weights["loss_cls"] == 1.0   # the paper's λ, once
     assert all(math.isfinite(v.item()) for v in losses.values())
     assert losses["loss_box"].item() > 0
     sum(losses.values()).backward()
