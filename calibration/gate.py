@@ -19,10 +19,10 @@ from typing import Callable
 import numpy as np
 
 from sspnet.boxes import box_iou
+from sspnet.evaluation.metrics import HEADLINE
 
 OpenBackend = Callable[[str], object]   # onnx path -> a detector with the runtime Backend interface
 
-HEADLINE = "AP50_tiny"
 REPORTED = ("AP50_tiny", "AP50_tiny1", "AP50_tiny2", "AP50_tiny3")
 HEAD_OUTPUT_PREFIXES = ("head/cls_out", "head/reg_out", "cls_score/", "bbox_pred/", "rpn_cls/", "rpn_cls_",
                         "rpn_reg/", "rpn_reg_")
