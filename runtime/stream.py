@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(e))
     _print_options(spec, source, backend, args, policy)
     reader = ResilientSource(source, policy, stop)
-    _install_sigterm()
+    _stop_signals(_on_stop)
     try:
         reader.start()
         publisher = _open_sinks(args, spec)
@@ -136,14 +136,17 @@ def run(args: argparse.Namespace) -> int:
                 next_status += args.status_interval
     except KeyboardInterrupt:
         interrupted = True
+        _stop_signals(_on_stop_again)
         print(f"{PROG}: interrupted; finishing the outputs", file=sys.stderr, flush=True)
         pipeline.request_stop()
         pipeline.join(10)
 
     # 4. stop: finalise the outputs (MP4 gets its EOS), release the source and the model
+    _stop_signals(_on_stop_again)
     close_errors = publisher.close()
     reader.close()
     backend.close()
+    _stop_signals(signal.SIG_IGN)
     summary = stats.summary()
     print(stats.summary_line(), file=sys.stderr, flush=True)
     if args.summary:
@@ -215,11 +218,31 @@ def _print_options(spec, source, backend, args, policy) -> None:
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-def _install_sigterm() -> None:
-    def on_term(_signum, _frame):
-        raise KeyboardInterrupt
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _on_stop(_signum, _frame):
+    raise KeyboardInterrupt
+
+
+def _on_stop_again(_signum, _frame):
+    print(f"{PROG}: still finishing the outputs; the MP4 needs its end of stream (bounded wait)", file=sys.stderr,
+          flush=True)
+
+
+def _stop_signals(handler) -> None:
+    """What Ctrl-C and SIGTERM do from now on (main thread only; signals are delivered there).
+
+    ``_on_stop`` while streaming: stop and finalise the outputs. Installed explicitly, as ffmpeg does: a process
+    started in the background by a script (``cmd &``, nohup, some supervisors) inherits SIGINT *ignored*, and
+    Python leaves it ignored, so an operator's or a supervisor's SIGINT would do nothing.
+    ``_on_stop_again`` while the outputs are finished: another Ctrl-C must not cut the MP4 short (every shutdown
+    step is bounded by its own timeout). ``SIG_IGN`` once they are final: a late signal must not turn a finished
+    run into a killed one.
+    """
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_term)
+        for s in STOP_SIGNALS:
+            signal.signal(s, handler)
 
 
 def _usage(message: str) -> int:

@@ -22,9 +22,12 @@ def run_stream(*args, timeout: float = 120) -> subprocess.CompletedProcess:
                           timeout=timeout, env=ENV, cwd=ROOT)
 
 
-def start_stream(*args) -> subprocess.Popen:
+def start_stream(*args, sigint_ignored: bool = False) -> subprocess.Popen:
+    """``runtime/stream.py ARGS`` in the background; ``sigint_ignored`` starts it as ``cmd &`` in a script or nohup
+    do: with SIGINT ignored, inherited."""
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     return subprocess.Popen([sys.executable, str(STREAM), *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+                            stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT, preexec_fn=ignore)
 
 
 def free_port() -> int:

@@ -51,14 +51,20 @@ def test_track_reports_ids(clip, models, tmp_path):
     assert later and all(len(d["track_ids"]) == len(d["boxes"]) for d in later)
 
 
-def test_ctrl_c_finalises_the_video(models, tmp_path):
+@pytest.mark.parametrize("how", ["once", "started-with-sigint-ignored", "twice"])
+def test_ctrl_c_finalises_the_video(models, tmp_path, how):
+    """Ctrl-C ends the run with 130 and a playable MP4 holding every published frame: also when the process was
+    started with SIGINT ignored (``cmd &`` in a script, nohup), and when Ctrl-C comes again during the shutdown."""
     out, video = tmp_path / "out.jsonl", tmp_path / "live.mp4"
     p = start_stream("test://ball?width=320&height=240&fps=30", "--model", models["dynamic"], "--json", out,
-                     "--video", video, "--status-interval", "0")
+                     "--video", video, "--status-interval", "0", sigint_ignored=how == "started-with-sigint-ignored")
     try:
         assert wait_for(lambda: out.exists() and len(out.read_text().splitlines()) >= 15, 60), p.stderr
     finally:
         p.send_signal(signal.SIGINT)
+        if how == "twice":
+            wait_for(lambda: False, 0.02)
+            p.send_signal(signal.SIGINT)
         try:
             _, err = p.communicate(timeout=60)
         except subprocess.TimeoutExpired:   # a hung run must not outlive the test and load the ones after it
