@@ -86,21 +86,24 @@ def init_weights(model: torch.nn.Module, path: str | Path) -> None:
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
 
-def fit(opts: TrainOptions) -> int:
-    """Train as described by ``opts``; returns the process exit code."""
+@dataclass
+class Parts:
+    """What one run trains with, built from the config."""
+    dataset: object
+    sampler: object
+    model: torch.nn.Module
+    criterion: object
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scaler: torch.amp.GradScaler
+    steps_per_epoch: int
+    drop_last: bool
+
+
+def build_parts(opts: TrainOptions, info: DistInfo, device: torch.device) -> Parts:
+    """Dataset, sampler, model, criterion, optimizer, schedule and AMP scaler of ``opts.cfg``."""
     from sspnet.training.build import build_criterion, build_model
-
     cfg, t = opts.cfg, opts.cfg.train
-    info = init_distributed(opts.device)
-    device = device_for(info, opts.device)
-    out_dir = Path(opts.out_dir)
-    last_pt, best_pt = out_dir / "last.pt", out_dir / "best.pt"
-    if info.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    _seed_everything(t.seed)
-
     dataset = train_crops_from_config(opts.train_records, cfg, cache_mb=opts.cache_mb)
     sampler = make_sampler(dataset, info, t.seed)
     drop_last = len(sampler) >= t.batch_size
@@ -112,110 +115,163 @@ def fit(opts: TrainOptions) -> int:
     optimizer = build_optimizer(model.parameters(), t)
     scheduler = build_scheduler(optimizer, t, steps_per_epoch)
     scaler = torch.amp.GradScaler("cuda", enabled=bool(t.amp and device.type == "cuda"))
+    return Parts(dataset, sampler, model, criterion, optimizer, scheduler, scaler, steps_per_epoch, drop_last)
 
-    state, ckpt = RunState(), None
+
+def restore(opts: TrainOptions, parts: Parts, last_pt: Path) -> tuple[RunState, dict | None]:
+    """--init loads weights into a new run; --resume loads everything from ``last_pt``. (state, checkpoint)."""
     if opts.init and not opts.resume:
-        init_weights(model, opts.init)
-    if opts.resume:
-        ckpt = read_checkpoint(last_pt)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if ckpt.get("scaler"):
-            scaler.load_state_dict(ckpt["scaler"])
-        _apply_optim_config(optimizer, scheduler, t)
-        state = RunState(epoch=int(ckpt["epoch"]), step_in_epoch=int(ckpt["step_in_epoch"]),
-                         global_step=int(ckpt["global_step"]), best_metric=ckpt.get("best_metric"))
-    log = RunLog(out_dir, enabled=info.is_main)
-    if opts.resume:
-        log.resume_at(state.global_step)
-    _log(info, f"train: {len(dataset)} crops/epoch of {len(opts.train_records)} images, {steps_per_epoch} steps/epoch "
-               f"x {t.epochs} epochs (batch {t.batch_size} x {info.world_size} process(es)), "
-               f"{len(opts.val_records)} val images, device {device}, AMP {scaler.is_enabled()}"
-               + (f"; resumed at epoch {state.epoch + 1} step {state.step_in_epoch} (global {state.global_step})"
-                  if opts.resume else ""))
-    ddp_model = wrap_model(model, info, device)
-    if opts.workers > 0:
-        dataset.preload()
-    if ckpt is not None:
-        set_rng_state(ckpt["rng"])   # last: building the model above consumed random numbers
-    stop = StopRequest().install()
+        init_weights(parts.model, opts.init)
+    if not opts.resume:
+        return RunState(), None
+    ckpt = read_checkpoint(last_pt)
+    parts.model.load_state_dict(ckpt["model"])
+    parts.optimizer.load_state_dict(ckpt["optimizer"])
+    parts.scheduler.load_state_dict(ckpt["scheduler"])
+    if ckpt.get("scaler"):
+        parts.scaler.load_state_dict(ckpt["scaler"])
+    _apply_optim_config(parts.optimizer, parts.scheduler, opts.cfg.train)
+    state = RunState(epoch=int(ckpt["epoch"]), step_in_epoch=int(ckpt["step_in_epoch"]),
+                     global_step=int(ckpt["global_step"]), best_metric=ckpt.get("best_metric"))
+    return state, ckpt
 
-    def save(paths, metrics=None):
-        if info.is_main:
-            save_checkpoint(paths, model=model, cfg=cfg, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
-                            epoch=state.epoch, step_in_epoch=state.step_in_epoch, global_step=state.global_step,
-                            best_metric=state.best_metric, metrics=metrics)
-        barrier(info)
 
-    def validate_and_log(epoch_progress: float, res, seconds: float) -> None:
-        val = None
-        if opts.val_records and info.is_main:
+class Run:
+    """The epoch loop of one run and its named steps: train an epoch, close it, validate, save."""
+
+    def __init__(self, opts: TrainOptions, parts: Parts, state: RunState, info: DistInfo, device: torch.device,
+                 log: RunLog):
+        self.opts, self.parts, self.state, self.info, self.device, self.log = opts, parts, state, info, device, log
+        self.t = opts.cfg.train
+        self.last_pt, self.best_pt = Path(opts.out_dir) / "last.pt", Path(opts.out_dir) / "best.pt"
+        self.ddp_model = wrap_model(parts.model, info, device)
+        self.stop = StopRequest()
+
+    def loop(self) -> int:
+        """Epochs until done, ``max_steps`` or a signal; the exit code."""
+        state, opts = self.state, self.opts
+        while state.epoch < self.t.epochs:
+            if opts.max_steps is not None and state.global_step >= opts.max_steps:
+                _log(self.info, f"max steps {opts.max_steps} already reached (checkpoint at step {state.global_step})")
+                break
             t0 = time.perf_counter()
-            val = evaluate(model, cfg, opts.val_records, device, progress=opts.progress)
-            _log(info, f"  val: {HEADLINE} {val[HEADLINE]:.2f}  AP25_tiny {val.get('AP25_tiny', float('nan')):.2f}  "
-                       f"AP50_all {val.get('AP50_all', float('nan')):.2f}  ({time.perf_counter() - t0:.0f} s)")
+            res = self.train_epoch()
+            seconds = time.perf_counter() - t0
+            if res.stopped == "signal":
+                self.save([self.last_pt])
+                _log(self.info, f"stopped by signal {self.stop.signum} at step {state.global_step}; saved "
+                                f"{self.last_pt} (continue with --resume)")
+                return 128 + int(self.stop.signum or 0)
+            if state.step_in_epoch >= self.parts.steps_per_epoch:
+                self.close_epoch(res, seconds)
+            else:   # max_steps in the middle of an epoch: validate what we have, keep the position for --resume
+                self.validate_and_save(state.epoch + state.step_in_epoch / self.parts.steps_per_epoch, res, seconds)
+            if res.stopped:
+                _log(self.info, f"stopped after {state.global_step} steps (--max-steps); saved {self.last_pt}")
+                break
+        return 0
+
+    def train_epoch(self):
+        """Train from the saved position in the current epoch to its end (or a stop)."""
+        state, parts, t = self.state, self.parts, self.t
+        parts.dataset.set_epoch(state.epoch)
+        parts.sampler.set_epoch(state.epoch)
+        loader = DataLoader(parts.dataset, batch_size=t.batch_size,
+                            sampler=SkipSampler(parts.sampler, state.step_in_epoch * t.batch_size),
+                            collate_fn=collate, num_workers=self.opts.workers, drop_last=parts.drop_last,
+                            pin_memory=self.device.type == "cuda",
+                            generator=torch.Generator().manual_seed(t.seed + state.epoch))
+        res = train_one_epoch(self.ddp_model, parts.criterion, loader, parts.optimizer, parts.scheduler,
+                              parts.scaler, device=self.device, epoch=state.epoch, epochs=t.epochs,
+                              global_step=state.global_step, max_steps=self.opts.max_steps, grad_clip=t.grad_clip,
+                              info=self.info, stop=lambda: bool(self.stop), on_step=self.log.step,
+                              progress=self.opts.progress, steps_before=state.step_in_epoch)
+        state.global_step = res.global_step
+        state.step_in_epoch += res.steps
+        return res
+
+    def close_epoch(self, res, seconds: float) -> None:
+        """An epoch ended: validate when due (every ``val_every``, the last, a stop), else only save and log."""
+        state = self.state
+        state.epoch, state.step_in_epoch = state.epoch + 1, 0
+        due = state.epoch % max(1, self.t.val_every) == 0 or state.epoch == self.t.epochs or res.stopped
+        _log(self.info, f"epoch {state.epoch}/{self.t.epochs}: loss {res.mean_terms.get('loss', float('nan')):.4f}, "
+                        f"{seconds / max(res.steps, 1):.2f} s/step")
+        if due:
+            self.validate_and_save(state.epoch, res, seconds)
+        else:
+            self.save([self.last_pt])
+            self.log.epoch(self._epoch_row(state.epoch, res, seconds), None)
+
+    def validate_and_save(self, epoch_progress: float, res, seconds: float) -> None:
+        """Validation AP (main process), ``best.pt`` when it improved, ``last.pt`` always, the epoch log row."""
+        val, state = None, self.state
+        if self.opts.val_records and self.info.is_main:
+            t0 = time.perf_counter()
+            val = evaluate(self.parts.model, self.opts.cfg, self.opts.val_records, self.device,
+                           progress=self.opts.progress)
+            _log(self.info, f"  val: {HEADLINE} {val[HEADLINE]:.2f}  AP25_tiny {val.get('AP25_tiny', float('nan')):.2f}"
+                            f"  AP50_all {val.get('AP50_all', float('nan')):.2f}  ({time.perf_counter() - t0:.0f} s)")
         improved = val is not None and (state.best_metric is None or val[HEADLINE] > state.best_metric)
         if improved:
             state.best_metric = float(val[HEADLINE])
-        save([last_pt, best_pt] if improved else [last_pt], metrics=val)
-        log.epoch({"epoch": round(epoch_progress, 3), "global_step": state.global_step,
-                   "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 1), **res.mean_terms}, val)
+        self.save([self.last_pt, self.best_pt] if improved else [self.last_pt], metrics=val)
+        self.log.epoch(self._epoch_row(round(epoch_progress, 3), res, seconds), val)
 
+    def save(self, paths: list[Path], metrics: dict | None = None) -> None:
+        p, state = self.parts, self.state
+        if self.info.is_main:
+            save_checkpoint(paths, model=p.model, cfg=self.opts.cfg, optimizer=p.optimizer, scheduler=p.scheduler,
+                            scaler=p.scaler, epoch=state.epoch, step_in_epoch=state.step_in_epoch,
+                            global_step=state.global_step, best_metric=state.best_metric, metrics=metrics)
+        barrier(self.info)
+
+    def _epoch_row(self, epoch, res, seconds: float) -> dict:
+        return {"epoch": epoch, "global_step": self.state.global_step,
+                "lr": self.parts.optimizer.param_groups[0]["lr"], "seconds": round(seconds, 1), **res.mean_terms}
+
+
+def fit(opts: TrainOptions) -> int:
+    """Train as described by ``opts``; returns the process exit code."""
+    cfg, t = opts.cfg, opts.cfg.train
+    info = init_distributed(opts.device)
+    device = device_for(info, opts.device)
+    out_dir = Path(opts.out_dir)
+    if info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    _seed_everything(t.seed)
+    parts = build_parts(opts, info, device)
+    state, ckpt = restore(opts, parts, out_dir / "last.pt")
+    log = RunLog(out_dir, enabled=info.is_main)
+    if opts.resume:
+        log.resume_at(state.global_step)
+    _log(info, f"train: {len(parts.dataset)} crops/epoch of {len(opts.train_records)} images, "
+               f"{parts.steps_per_epoch} steps/epoch x {t.epochs} epochs (batch {t.batch_size} x {info.world_size} "
+               f"process(es)), {len(opts.val_records)} val images, device {device}, AMP {parts.scaler.is_enabled()}"
+               + (f"; resumed at epoch {state.epoch + 1} step {state.step_in_epoch} (global {state.global_step})"
+                  if opts.resume else ""))
+    run = Run(opts, parts, state, info, device, log)
+    if opts.workers > 0:
+        parts.dataset.preload()
+    if ckpt is not None:
+        set_rng_state(ckpt["rng"])   # last: building the model above consumed random numbers
+    run.stop.install()
     code = 0
     try:
-        while state.epoch < t.epochs:
-            if opts.max_steps is not None and state.global_step >= opts.max_steps:
-                _log(info, f"max steps {opts.max_steps} already reached (checkpoint at step {state.global_step})")
-                break
-            dataset.set_epoch(state.epoch)
-            sampler.set_epoch(state.epoch)
-            loader = DataLoader(dataset, batch_size=t.batch_size,
-                                sampler=SkipSampler(sampler, state.step_in_epoch * t.batch_size),
-                                collate_fn=collate, num_workers=opts.workers, drop_last=drop_last,
-                                pin_memory=device.type == "cuda",
-                                generator=torch.Generator().manual_seed(t.seed + state.epoch))
-            t0 = time.perf_counter()
-            res = train_one_epoch(ddp_model, criterion, loader, optimizer, scheduler, scaler, device=device,
-                                  epoch=state.epoch, epochs=t.epochs, global_step=state.global_step,
-                                  max_steps=opts.max_steps, grad_clip=t.grad_clip, info=info, stop=lambda: bool(stop),
-                                  on_step=log.step, progress=opts.progress, steps_before=state.step_in_epoch)
-            state.global_step = res.global_step
-            state.step_in_epoch += res.steps
-            seconds = time.perf_counter() - t0
-            if res.stopped == "signal":
-                save([last_pt])
-                _log(info, f"stopped by signal {stop.signum} at step {state.global_step}; saved {last_pt} "
-                           f"(continue with --resume)")
-                code = 128 + int(stop.signum or 0)
-                break
-            if state.step_in_epoch >= steps_per_epoch:
-                state.epoch, state.step_in_epoch = state.epoch + 1, 0
-                due = state.epoch % max(1, t.val_every) == 0 or state.epoch == t.epochs or res.stopped
-                _log(info, f"epoch {state.epoch}/{t.epochs}: loss {res.mean_terms.get('loss', float('nan')):.4f}, "
-                           f"{seconds / max(res.steps, 1):.2f} s/step")
-                if due:
-                    validate_and_log(state.epoch, res, seconds)
-                else:
-                    save([last_pt])
-                    log.epoch({"epoch": state.epoch, "global_step": state.global_step,
-                               "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 1),
-                               **res.mean_terms}, None)
-            else:   # max_steps in the middle of an epoch: validate what we have, keep the position for --resume
-                validate_and_log(state.epoch + state.step_in_epoch / steps_per_epoch, res, seconds)
-            if res.stopped:
-                _log(info, f"stopped after {state.global_step} steps (--max-steps); saved {last_pt}")
-                break
+        code = run.loop()
         if info.is_main and code == 0:
             log.plot()
     except LossNotFinite as e:
+        last_pt = run.last_pt
         keep = f"The last good checkpoint is {last_pt}" if last_pt.is_file() else "No checkpoint was written yet"
         if info.is_main:
             print(f"error: {e}. {keep}. Lower train.lr, set train.grad_clip or check the data, then --resume.",
                   file=sys.stderr, flush=True)
         code = 1
     finally:
-        stop.restore()
+        run.stop.restore()
         cleanup(info)
     if info.is_main and code == 0:
         print(f"done: {out_dir} (best {HEADLINE}: "
