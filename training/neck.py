@@ -18,6 +18,14 @@ def up(x: torch.Tensor, factor: int) -> torch.Tensor:
     return F.interpolate(x, scale_factor=float(factor), mode="nearest")
 
 
+
+def xavier_init_convs(module: nn.Module) -> None:
+    """Xavier-uniform weights and zero biases for every convolution of a neck (mmdetection's FPN init)."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
 class ASPP(nn.Module):
     """Four parallel branches, each ``channels // 4`` wide with ReLU: 1x1, 3x3 dil 2, 3x3 dil 5, image pool."""
 
@@ -79,10 +87,7 @@ class SSFPN(nn.Module):
         self.cam = CAM(channels, cam_entry_kernel, len(in_channels))
         self.extra_level = extra_level
         self.out_channels = channels
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+        xavier_init_convs(self)
 
     def forward(self, feats: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         laterals = [conv(c) for conv, c in zip(self.lateral, feats)]
@@ -107,10 +112,7 @@ class FPN(nn.Module):
         self.output = nn.ModuleList([nn.Conv2d(channels, channels, 3, padding=1) for _ in in_channels])
         self.extra_level = extra_level
         self.out_channels = channels
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+        xavier_init_convs(self)
 
     def forward(self, feats: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         laterals = [conv(c) for conv, c in zip(self.lateral, feats)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sspnet.evaluation.matching import Prepared, greedy_match, hits_ignored_gt
+from sspnet.evaluation.matching import Prepared, hits_in_score_order
 
 IOU_THRESHOLDS = (0.25, 0.5, 0.75)
 MAX_DETS = 200
@@ -46,24 +46,13 @@ def average_precision(prep: Prepared, iou_thresholds=IOU_THRESHOLDS, size_ranges
                       max_dets: int = MAX_DETS) -> dict[tuple[float, str], float]:
     """{(iou threshold, range name): AP in [0, 1] or NaN} over ``prep`` (prepared with >= max_dets per image)."""
     size_ranges = AP_SIZE_RANGES if size_ranges is None else size_ranges
-    n_det = len(prep.det_score)
     det_ok = prep.det_rank < max_dets                                   # [D]
     out = {}
     for name, (lo, hi) in size_ranges.items():
         gt_in = _in_range(prep.gt_area, lo, hi)                         # [G]
         num_gt = int(gt_in.sum())
         det_out = ~_in_range(prep.det_area, lo, hi)                     # [D]
-        pair_ok = det_ok[prep.pair_det] & gt_in[prep.pair_gt]           # [P]
         for t in iou_thresholds:
-            if num_gt == 0:
-                out[(t, name)] = float("nan")
-                continue
-            thr = min(t, 1 - 1e-10)
-            sel = pair_ok & (prep.pair_iou >= thr)
-            matched = greedy_match(prep.pair_det[sel], prep.pair_gt[sel], prep.pair_iou[sel], n_det)
-            excused = (prep.det_ignore_iod >= thr) | det_out | \
-                hits_ignored_gt(prep.pair_det, prep.pair_gt, prep.pair_iod, ~gt_in, thr, n_det)
-            counted = det_ok & (matched | ~excused)
-            order = prep.score_order[counted[prep.score_order]]
-            out[(t, name)] = coco_interpolated_ap(matched[order], num_gt)
+            hits = hits_in_score_order(prep, det_ok, gt_in, t, det_excused=det_out)
+            out[(t, name)] = float("nan") if num_gt == 0 else coco_interpolated_ap(hits, num_gt)
     return out

@@ -149,3 +149,23 @@ def hits_ignored_gt(pair_det: np.ndarray, pair_gt: np.ndarray, pair_iod: np.ndar
     out = np.zeros(num_dets, bool)
     out[pair_det[sel]] = True
     return out
+
+
+def hits_in_score_order(prep: "Prepared", det_ok: np.ndarray, gt_in: np.ndarray, iou_threshold: float,
+                        det_excused: np.ndarray | None = None) -> np.ndarray:
+    """True/false positive flags, best score first, of the detections that count at one IoU threshold.
+
+    ``det_ok`` [D]: detections taking part; ``gt_in`` [G]: GT of the size range (others act as ignored); a detection
+    matched to none counts as a false positive unless it lies on an ignore region or an ignored GT (IoD ≥ the
+    threshold) or is flagged in ``det_excused`` [D] (AP: outside the size range).
+    """
+    n_det = len(prep.det_score)
+    thr = min(iou_threshold, 1 - 1e-10)
+    sel = det_ok[prep.pair_det] & gt_in[prep.pair_gt] & (prep.pair_iou >= thr)
+    matched = greedy_match(prep.pair_det[sel], prep.pair_gt[sel], prep.pair_iou[sel], n_det)
+    excused = (prep.det_ignore_iod >= thr) | hits_ignored_gt(prep.pair_det, prep.pair_gt, prep.pair_iod, ~gt_in,
+                                                              thr, n_det)
+    if det_excused is not None:
+        excused |= det_excused
+    counted = det_ok & (matched | ~excused)
+    return matched[prep.score_order[counted[prep.score_order]]]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sspnet.evaluation.matching import Prepared, greedy_match, hits_ignored_gt
+from sspnet.evaluation.matching import Prepared, hits_in_score_order
 
 IOU_THRESHOLDS = (0.25, 0.5, 0.75)
 MAX_DETS = 1000
@@ -42,7 +42,6 @@ def miss_rate(prep: Prepared, iou_thresholds=IOU_THRESHOLDS, size_ranges=None,
               max_dets: int = MAX_DETS) -> dict[tuple[float, str], float]:
     """{(iou threshold, range name): MR in [0, 1] or NaN} over ``prep`` (prepared with >= max_dets per image)."""
     size_ranges = MR_SIZE_RANGES if size_ranges is None else size_ranges
-    n_det = len(prep.det_score)
     det_size = np.sqrt(prep.det_area)
     gt_size = np.sqrt(prep.gt_area)
     out = {}
@@ -50,17 +49,7 @@ def miss_rate(prep: Prepared, iou_thresholds=IOU_THRESHOLDS, size_ranges=None,
         gt_in = (gt_size >= lo) & (gt_size <= hi)                                # [G]
         num_gt = int(gt_in.sum())
         det_ok = (prep.det_rank < max_dets) & (det_size >= lo / EXP_FILTER) & (det_size < hi * EXP_FILTER)
-        pair_ok = det_ok[prep.pair_det] & gt_in[prep.pair_gt]
         for t in iou_thresholds:
-            if num_gt == 0:
-                out[(t, name)] = float("nan")
-                continue
-            thr = min(t, 1 - 1e-10)
-            sel = pair_ok & (prep.pair_iou >= thr)
-            matched = greedy_match(prep.pair_det[sel], prep.pair_gt[sel], prep.pair_iou[sel], n_det)
-            excused = (prep.det_ignore_iod >= thr) | \
-                hits_ignored_gt(prep.pair_det, prep.pair_gt, prep.pair_iod, ~gt_in, thr, n_det)
-            counted = det_ok & (matched | ~excused)
-            order = prep.score_order[counted[prep.score_order]]
-            out[(t, name)] = log_average_miss_rate(matched[order], num_gt, prep.num_images)
+            hits = hits_in_score_order(prep, det_ok, gt_in, t)
+            out[(t, name)] = float("nan") if num_gt == 0 else log_average_miss_rate(hits, num_gt, prep.num_images)
     return out
