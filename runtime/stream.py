@@ -23,6 +23,7 @@ import json
 import signal
 import threading
 import time
+from pathlib import Path
 
 from sspnet.manifest import atomic_write_bytes
 from sspnet.runtime.reconnect import ReconnectPolicy, ResilientSource, SourceFailed
@@ -177,14 +178,14 @@ def _check_numbers(args) -> None:
     if args.display:
         from sspnet.runtime.sinks.display import check_display
         check_display()
+    if args.video:
+        from sspnet.runtime.sinks.video import check_video_path
+        check_video_path(Path(args.video))
 
 
 def _open_sinks(args, spec):
     from sspnet.runtime.sinks import Publisher
     sinks = []
-    if args.json:
-        from sspnet.runtime.sinks.jsonl import JsonlSink
-        sinks.append(JsonlSink(args.json, spec.display))
     if args.video:
         from sspnet.runtime.sinks.video import VideoFileSink
         sinks.append(VideoFileSink(args.video))
@@ -194,6 +195,9 @@ def _open_sinks(args, spec):
     if args.display:
         from sspnet.runtime.sinks.display import DisplaySink
         sinks.append(DisplaySink())
+    if args.json:   # opened last: a failing output above must not have truncated the previous results
+        from sspnet.runtime.sinks.jsonl import JsonlSink
+        sinks.insert(0, JsonlSink(args.json, spec.display))
     for s in sinks:
         print(f"  output   {s.describe()}", file=sys.stderr, flush=True)
     if not sinks:

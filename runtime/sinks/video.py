@@ -1,13 +1,16 @@
 """``--video out.mp4``: annotated frames → appsrc → videoconvert → H.264 encoder → h264parse → mp4mux → filesink.
 
 The encoder is ``nvv4l2h264enc`` where it exists (Jetson, through nvvidconv into NVMM), else ``x264enc``, else
-``openh264enc``; ``h264_encoder`` makes that choice for the RTSP output too. The MP4 is written to a temporary
-name and renamed when finished: ``close()`` sends EOS and waits for mp4mux to write its index, on the normal end of
-a stream and on Ctrl-C alike, so the file always plays.
+``openh264enc``; ``h264_encoder`` makes that choice for the RTSP output too. The MP4 is fragmented (one fragment a
+second, written where the user asked): a crash, a power cut or a full disk leaves a file that plays up to its last
+complete fragment, where a plain MP4 with its index at the end would not play at all. ``close()`` sends EOS and
+waits for mp4mux to finish, on the normal end of a stream and on Ctrl-C alike.
+Frames wait for the encoder (a file loses no frame) but never for ever: a stalled or dead encoder is an error
+after ``STALL_TIMEOUT_S``.
 """
 from __future__ import annotations
 
-import os
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +20,9 @@ import numpy as np
 from sspnet.gst import bus_error_text, caps, gst, has_element, link_chain, make, set_prop
 
 FINISH_TIMEOUT_S = 30
+STALL_TIMEOUT_S = 30      # a frame waiting this long for the encoder: it is stalled or dead
+FRAGMENT_MS = 1000        # what a crash can lose at most
+QUEUED_FRAMES = 4
 DEFAULT_FPS = Fraction(30)
 
 
@@ -29,7 +35,9 @@ def h264_encoder(live: bool, fps: Fraction) -> tuple[list, str]:
                  make("nvv4l2h264enc", iframeinterval=gop, insert_sps_pps=True)], "nvv4l2h264enc")
     i420 = make("capsfilter", caps=caps("video/x-raw", format="I420"))
     if has_element("x264enc"):
-        enc = make("x264enc", speed_preset="ultrafast" if live else "veryfast", key_int_max=gop, bframes=0)
+        # short lookahead: frames held in the encoder are what a crash loses (x264's default holds ~40)
+        enc = make("x264enc", speed_preset="ultrafast" if live else "veryfast", key_int_max=gop, bframes=0,
+                   rc_lookahead=min(gop, 10), sync_lookahead=0)
         if live:
             set_prop(enc, "tune", "zerolatency")
         return [make("videoconvert"), i420, enc], "x264enc"
@@ -78,15 +86,21 @@ class FrameTimer:
         return ts, self.ns_per_frame
 
 
+def check_video_path(path: Path) -> None:
+    """Usage check, before anything is opened or overwritten."""
+    if path.suffix.lower() != ".mp4":
+        raise ValueError(f"--video {path}: the annotated video is written as MP4; give a .mp4 path")
+    if path.is_dir():
+        raise ValueError(f"--video {path}: is a folder; give a file name ending in .mp4")
+
+
 class VideoFileSink:
     wants_image = True
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        if self.path.suffix.lower() != ".mp4":
-            raise ValueError(f"--video {self.path}: the annotated video is written as MP4; give a .mp4 path")
+        check_video_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.name}.partial.mp4")
         self._pipeline = self._src = None
         self.encoder = None
         self.frames = 0
@@ -99,9 +113,10 @@ class VideoFileSink:
         Gst = gst()
         fps = fps if fps and fps > 0 else DEFAULT_FPS
         enc_chain, self.encoder = h264_encoder(live=False, fps=fps)
-        src = make("appsrc", caps=bgr_caps(width, height, fps), format="time", block=True,
-                   max_bytes=4 * width * height * 3)
-        tail = [make("h264parse"), make("mp4mux"), make("filesink", location=str(self._tmp), sync=False)]
+        src = make("appsrc", caps=bgr_caps(width, height, fps), format="time", block=False,
+                   max_bytes=QUEUED_FRAMES * width * height * 3)
+        tail = [make("h264parse"), make("mp4mux", fragment_duration=FRAGMENT_MS),
+                make("filesink", location=str(self.path), sync=False)]
         self._pipeline = Gst.Pipeline.new("sspnet-video-out")
         link_chain(self._pipeline, [src] + enc_chain + tail)
         self._src, self._size, self._timer = src, (width, height), FrameTimer(fps)
@@ -115,6 +130,7 @@ class VideoFileSink:
             self._open(w, h, result.frame.framerate or DEFAULT_FPS)
         if (w, h) != self._size:  # a live source came back at another size: keep the file's size
             image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
+        self._wait_for_room()
         buf = wrap_frame(image)
         buf.pts, buf.duration = self._timer.next(result.frame.pts_ns)
         ret = self._src.emit("push-buffer", buf)
@@ -124,8 +140,23 @@ class VideoFileSink:
                                f"{bus_error_text(msg) if msg else ret.value_nick}")
         self.frames += 1
 
+    def _wait_for_room(self) -> None:
+        """Back-pressure with a deadline: wait while the appsrc queue is full; an encoder error or a stall raises."""
+        Gst = gst()
+        limit = self._src.get_property("max-bytes")
+        deadline = time.monotonic() + STALL_TIMEOUT_S
+        while self._src.get_property("current-level-bytes") >= limit:
+            msg = self._pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)
+            if msg is not None:
+                raise RuntimeError(f"--video {self.path}: encoding failed at frame {self.frames}: "
+                                   f"{bus_error_text(msg)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"--video {self.path}: the encoder took no frame for {STALL_TIMEOUT_S} s "
+                                   f"(stalled, or the disk is full); the file plays up to frame ~{self.frames}")
+            time.sleep(0.005)
+
     def close(self) -> None:
-        """Send EOS, wait until mp4mux has finished the file, move it into place."""
+        """Send EOS, wait until mp4mux has finished the file."""
         if self._pipeline is None:
             return
         Gst = gst()
@@ -136,6 +167,5 @@ class VideoFileSink:
         pipeline.set_state(Gst.State.NULL)
         if msg is None or msg.type == Gst.MessageType.ERROR:
             detail = bus_error_text(msg) if msg else f"no end of stream within {FINISH_TIMEOUT_S} s"
-            raise RuntimeError(f"--video {self.path}: finishing the MP4 failed: {detail}; partial file left at "
-                               f"{self._tmp}")
-        os.replace(self._tmp, self.path)
+            raise RuntimeError(f"--video {self.path}: finishing the MP4 failed: {detail}; the file plays up to "
+                               f"its last complete fragment")

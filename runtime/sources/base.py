@@ -190,13 +190,9 @@ class GstSource:
             ok, num, den = s.get_fraction("framerate")
             self.framerate = Fraction(num, den) if ok and num > 0 and den > 0 else Fraction(0)
         buf = sample.get_buffer()
-        ok, info = buf.map(Gst.MapFlags.READ)
-        if not ok:
-            raise RuntimeError("GStreamer: cannot map a decoded buffer")
-        try:
-            data = info.data  # PyGObject hands out the mapped bytes; numpy views them without another copy
-        finally:
-            buf.unmap(info)
+        # one copy out of GStreamer, valid after the buffer is gone. Not map()+info.data: with the gst-python
+        # overrides (python3-gst-1.0, JetPack/DeepStream images) info.data is a view that unmap() releases
+        data = buf.extract_dup(0, buf.get_size())
         stride = self._stride(caps, w, h, len(data))
         image = np.ndarray((h, w, 3), np.uint8, buffer=data, strides=(stride, 3, 1))
         now = time.monotonic_ns()
