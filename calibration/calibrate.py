@@ -81,12 +81,18 @@ def calibrate(req: Request, log=print) -> dict:
             gate, final = None, quantize(excluded)
         else:
             gate, final, excluded = _gate(req, src, prepared, quantize, excluded, log)
-        report = dict(fields, out=str(req.out), gate=gate, excluded_nodes=_excluded_rows(excluded))
+        out = req.out if gate is None or gate["passed"] else rejected_path(req.out)
+        report = dict(fields, out=str(out), gate=gate, excluded_nodes=_excluded_rows(excluded))
         if req.trt_cache is not None:
             report.update(_write_trt_cache(req, ranges, final, report, log))
         report["kernels"] = _kernels(final, _sample(req, src.pre, src.batch), log)
-        report["report_files"] = _write_outputs(req, final, src.manifest, fields, excluded, report)
+        report["report_files"] = _write_outputs(req, out, final, src.manifest, fields, excluded, report)
     return report
+
+
+def rejected_path(out: Path) -> Path:
+    """Where a candidate that failed the accuracy gate goes: never over a good ``--out`` of an earlier run."""
+    return out.with_name(f"{out.stem}.rejected{out.suffix}")
 
 
 def _check_target(req: Request) -> dict | None:
@@ -245,15 +251,15 @@ def _kernels(final: Path, sample, log) -> dict:
     return kernels
 
 
-def _write_outputs(req: Request, final: Path, manifest: dict, fields: dict, excluded: dict,
+def _write_outputs(req: Request, out: Path, final: Path, manifest: dict, fields: dict, excluded: dict,
                    report: dict) -> list[str]:
-    """The INT8 ONNX at ``req.out``, its manifest and the report files; returns the report files' paths."""
+    """The INT8 ONNX at ``out``, its manifest and the report files; returns the report files' paths."""
     from sspnet.calibration.report import manifest_section, write_report
-    atomic_write_bytes(req.out, Path(final).read_bytes())
+    atomic_write_bytes(out, Path(final).read_bytes())
     fields_out = _int8_fields(manifest, fields, excluded)
     fields_out["calibration"] = manifest_section(report)
-    write_manifest(req.out, fields_out, parent=req.onnx)
-    return [str(p) for p in write_report(req.out, report)]
+    write_manifest(out, fields_out, parent=req.onnx)
+    return [str(p) for p in write_report(out, report)]
 
 
 def _excluded_rows(excluded: dict) -> list[dict]:

@@ -83,12 +83,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"gate: {gate['metric']} FP32 {gate['fp32']['AP50_tiny']} INT8 {gate['int8']['AP50_tiny']} "
               f"drop {gate['drop']} -> {'passed' if gate['passed'] else 'FAILED'}")
     print(f"kept in float: {len(report['excluded_nodes'])} nodes (see {report['report_files'][1]})")
-    print(f"wrote {req.out} (+ {req.out.name}.json, {', '.join(Path(p).name for p in report['report_files'])})")
+    out = Path(report["out"])
+    print(f"wrote {out} (+ {out.name}.json, {', '.join(Path(p).name for p in report['report_files'])})")
+    if gate and not gate["passed"]:
+        print(f"sspnet calibrate: error: the accuracy gate failed (drop {gate['drop']} > --max-drop {req.max_drop}); "
+              f"{req.out} was not written or replaced; the rejected candidate and its report are at {out}",
+              file=sys.stderr)
+        return 1
     if req.target == "tensorrt":
         print(f"next: sspnet build --onnx {req.out} --out {req.out.with_suffix('').with_suffix('')}.engine"
               f"    # or: sspnet eval --model {req.out} --data DATASET")
     else:
         print(f"next: sspnet eval --model {req.out} --data DATASET    # or: sspnet stream test:// --model {req.out}")
-    if gate and not gate["passed"]:
-        return 1
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +64,7 @@ class StreamPipeline:
         self.q_in: queue.Queue = queue.Queue(maxsize=1)
         self.q_out: queue.Queue = queue.Queue(maxsize=2)
         self.failure: BaseException | None = None
+        self.failure_trace = ""            # its traceback: an unexpected error must not lose where it came from
         self.queue_drops = 0
         self.published = 0
         self._threads = [threading.Thread(target=self._guard, args=(fn,), name=f"sspnet-{name}", daemon=True)
@@ -89,7 +91,7 @@ class StreamPipeline:
             loop()
         except Exception as e:  # noqa: BLE001 - reported by the caller, which exits nonzero
             if self.failure is None:
-                self.failure = e
+                self.failure, self.failure_trace = e, traceback.format_exc()
             self.stop.set()
 
     # -- queues ------------------------------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from sspnet.runtime.reconnect import ReconnectPolicy, ResilientSource, SourceFai
 from sspnet.runtime.sources import SourceError, parse_source, redact, usage
 
 PROG = "sspnet stream"
+STOP_TIMEOUT_S = 10
+EXPECTED_ERRORS = (RuntimeError, OSError, ValueError)   # raised with a message for the user, no traceback
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -140,7 +142,11 @@ def run(args: argparse.Namespace) -> int:
         _stop_signals(_on_stop_again)
         print(f"{PROG}: interrupted; finishing the outputs", file=sys.stderr, flush=True)
         pipeline.request_stop()
-        pipeline.join(10)
+        pipeline.join(STOP_TIMEOUT_S)
+    if pipeline.alive():   # never free the model or the sinks under a stage that is still running
+        print(f"{PROG}: error: a stage did not stop within {STOP_TIMEOUT_S} s; exiting without closing the model "
+              f"(the JSONL is complete so far, the MP4 plays up to its last fragment)", file=sys.stderr, flush=True)
+        os._exit(1)
 
     # 4. stop: finalise the outputs (MP4 gets its EOS), release the source and the model
     _stop_signals(_on_stop_again)
@@ -156,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
     for message in close_errors:
         print(f"{PROG}: error: {message}", file=sys.stderr)
     if pipeline.failure is not None:
+        if not isinstance(pipeline.failure, EXPECTED_ERRORS):   # a bug: keep where it came from
+            print(pipeline.failure_trace, file=sys.stderr, end="")
         return _fail(str(pipeline.failure))
     if interrupted:
         return 130

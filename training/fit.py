@@ -1,7 +1,8 @@
 """One training run: data, model, optimizer, resume, the epoch loop, validation, checkpoints and logs.
 
 RUN_DIR receives ``last.pt`` (every epoch, at ``--max-steps`` and on SIGTERM/SIGINT), ``best.pt`` (best validation
-AP50-tiny), their ``.json`` manifests, ``steps.csv``, ``metrics.csv``, ``val.jsonl`` and ``curves.png``.
+AP50-tiny; the latest epoch's weights when there is no validation data), their ``.json`` manifests, ``steps.csv``,
+``metrics.csv``, ``val.jsonl`` and ``curves.png``.
 Exit codes: 0 done (or ``max_steps`` reached), 1 loss not finite, 128+signal after a signal (checkpoint saved).
 """
 from __future__ import annotations
@@ -200,7 +201,7 @@ class Run:
         if due:
             self.validate_and_save(state.epoch, res, seconds)
         else:
-            self.save([self.last_pt])
+            self.save(self._checkpoints(improved=False))
             self.log.epoch(self._epoch_row(state.epoch, res, seconds), None)
 
     def validate_and_save(self, epoch_progress: float, res, seconds: float) -> None:
@@ -215,8 +216,13 @@ class Run:
         improved = val is not None and (state.best_metric is None or val[HEADLINE] > state.best_metric)
         if improved:
             state.best_metric = float(val[HEADLINE])
-        self.save([self.last_pt, self.best_pt] if improved else [self.last_pt], metrics=val)
+        self.save(self._checkpoints(improved), metrics=val)
         self.log.epoch(self._epoch_row(round(epoch_progress, 3), res, seconds), val)
+
+    def _checkpoints(self, improved: bool) -> list[Path]:
+        """Where an epoch's weights go: ``best.pt`` too when validation improved, or always when there is no
+        validation data (then the latest weights are the best we know, and README's ``best.pt`` exists)."""
+        return [self.last_pt, self.best_pt] if improved or not self.opts.val_records else [self.last_pt]
 
     def save(self, paths: list[Path], metrics: dict | None = None) -> None:
         p, state = self.parts, self.state

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 
 from sspnet.calibration.calibrate import Request, _int8_fields, calibrate
 from sspnet.calibration.data import calibration_set
@@ -87,3 +88,15 @@ def test_score_shift():
     s = score_shift(fp32, int8)
     assert s["matched"] == 1 and s["unmatched_fp32"] == 2
     assert s["mean_delta"] == -0.2 and s["median_ratio"] == 0.75
+
+
+@pytest.mark.slow
+def test_failed_gate_keeps_the_previous_out(tmp_path: Path, fp32_onnx: Path, calib_frames: Path, eval_dataset: Path):
+    out = tmp_path / "g.int8.onnx"
+    out.write_bytes(b"the INT8 model of an earlier, good run")
+    report = calibrate(Request(onnx=fp32_onnx, out=out, images=str(calib_frames), count=8, method="minmax",
+                               eval_data=str(eval_dataset), max_drop=-1.0, open_backend=open_backend), **QUIET)
+    assert not report["gate"]["passed"]
+    assert out.read_bytes() == b"the INT8 model of an earlier, good run"
+    rejected = Path(report["out"])
+    assert rejected.name == "g.int8.rejected.onnx" and rejected.is_file() and Path(f"{rejected}.json").is_file()

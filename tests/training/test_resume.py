@@ -54,6 +54,7 @@ def test_max_steps_then_resume_matches_uninterrupted_run(data, straight, tmp_pat
     _train(data, out, "--max-steps", "4")
     ckpt = torch.load(out / "last.pt", weights_only=True)
     assert ckpt["global_step"] == 4 and ckpt["step_in_epoch"] == 4
+    assert torch.load(out / "best.pt", weights_only=True)["global_step"] == 4   # no validation: best = latest
     r = _train(data, out, "--resume", "--max-steps", "7")
     assert "resumed at epoch 1 step 4" in r.stdout
     resumed = _losses(out)
