@@ -2,7 +2,8 @@
 
 The world is rendered once on a canvas larger than the frame by the drift margin; each frame is a sub-pixel crop
 of it with the persons drawn at their positions at time t. Ground truth ``clip.json`` is COCO with one image entry
-per frame (``file_name`` = ``clip.mp4#<index>``, ``frame_index``) and ``track_id`` on every box.
+per frame (``file_name`` = ``clip.mp4#<index>``, ``frame_index``) and ``track_id`` on every box; ``clip.SRT`` beside
+the clip is DJI-style telemetry of a nadir camera over the canvas (``srt_sidecar.py``).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 from ..manifest import atomic_write_bytes
 from .dataset import coco_annotation, coco_document, json_bytes
 from .h264 import H264Writer
+from .srt_sidecar import CLIP_ALTITUDE_M, clip_srt_text, ground_sample_distance_m
 from .world import World, build_world, render_view
 
 VIDEO_STREAM = 1  # seed-sequence key of the clip; stills use 0
@@ -95,5 +97,9 @@ def render_video(out_dir: str | Path, seconds: float, fps: float, size: tuple = 
             "video": {"file": mp4_path.name, "fps": float(fps), "frames": len(images), "width": w, "height": h,
                       "codec": "h264", "encoder": writer.encoder, "scene": clip.world.scene_kind,
                       "camera_drift_px_s": round(clip.camera.speed_px_s, 3), "persons": len(clip.world.persons)}}
+    srt_path = out_dir / "clip.SRT"
+    atomic_write_bytes(srt_path, clip_srt_text(clip).encode())
+    info["video"]["srt"] = {"file": srt_path.name, "altitude_m": CLIP_ALTITUDE_M, "camera": "nadir, heading 0",
+                            "gsd_m_per_px": round(ground_sample_distance_m((w, h)), 6)}
     atomic_write_bytes(gt_path, json_bytes(coco_document(images, annotations, info)))
     return mp4_path, gt_path

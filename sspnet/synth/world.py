@@ -36,6 +36,7 @@ class World:
     persons: list
     sun_dir_xy: tuple | None
     shadow_opacity: float
+    land_mask: np.ndarray | None = None  # [H, W] bool: where a person may stand (not water)
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def build_world(canvas_wh: tuple, rng: np.random.Generator, duration_s: float = 
     occupied = [d.bounds_xyxy for d in distractors]
     persons = _place_persons(scene, rng, occupied, duration_s)
     return World(scene_kind=kind, canvas_bgr=canvas, persons=persons, sun_dir_xy=sun,
-                 shadow_opacity=float(rng.uniform(0.3, 0.55)))
+                 shadow_opacity=float(rng.uniform(0.3, 0.55)), land_mask=scene.land_mask)
 
 
 def view_background(world: World, offset_xy_px: tuple, frame_wh: tuple) -> np.ndarray:

@@ -171,7 +171,7 @@ def test_cli_video_only_writes_only_the_clip(tmp_path, capsys):
     out = tmp_path / "o"
     assert sspnet_main(["synth", "--out", str(out), "--images", "0", "--video", "0.4", "--fps", "5",
                         "--size", "160x128", "--seed", "1"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["clip.json", "clip.mp4"]
+    assert sorted(p.name for p in out.iterdir()) == ["clip.SRT", "clip.json", "clip.mp4"]
     assert "frames:" in capsys.readouterr().out
 
 
