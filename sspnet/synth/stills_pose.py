@@ -7,8 +7,8 @@ camera model. Locating the drawn boxes back from the JPEG's metadata is the inve
 The camera is Mavic Air 2-like (4.5 mm, 24 mm equivalent: 84° diagonal field of view). Headings cycle through
 0/90/180/270° unless one is given; yaw is written the way DJI does (-180..180, so 270° is ``-90.00``). With
 ``pose_noise`` the metadata records the pose plus errors drawn from ``sspnet.geo.PoseErrors``' 1-σ values, while the
-truth keeps the real pose: that is how the reported uncertainty is checked. Backgrounds are rendered at a quarter of
-the size and scaled up (a 4000x3000 still takes well under a second); persons are drawn at full size.
+truth keeps the real pose: that is how the reported uncertainty is checked. Backgrounds are rendered about 1000 px wide
+and scaled up (a 4000x3000 still takes about half a second); persons are drawn at full size.
 """
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def plan_still(index: int, seed: int, size_wh: tuple[int, int], altitude_m: floa
                      np.array(anchors, np.float64).reshape(-1, 2), np.array(heights, np.float64))
 
 
-def dji_fields(pose: StillPose) -> dict[str, str]:
+def dji_xmp_fields(pose: StillPose) -> dict[str, str]:
     """The drone-dji XMP fields DJI writes for a still, angles in DJI's -180..180 form."""
     def dji_angle(a: float) -> str:
         return f"{(a + 180.0) % 360.0 - 180.0:+.2f}"
@@ -137,7 +137,7 @@ def jpeg_with_pose(image_bgr: np.ndarray, pose: StillPose) -> bytes:
                       model=CAMERA["model"])
     buf = BytesIO()
     Image.fromarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)).save(
-        buf, "JPEG", quality=JPEG_QUALITY, subsampling=0, exif=exif, xmp=dji_xmp_packet(dji_fields(pose)))
+        buf, "JPEG", quality=JPEG_QUALITY, subsampling=0, exif=exif, xmp=dji_xmp_packet(dji_xmp_fields(pose)))
     return buf.getvalue()
 
 
