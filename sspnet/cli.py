@@ -24,6 +24,7 @@ COMMANDS = {
     "calibrate": ("sspnet.calibration.cli", "INT8 calibration: Q/DQ ONNX + TensorRT cache + accuracy gate"),
     "build": ("sspnet.export.trt_cli", "build a TensorRT engine or print the trtexec command"),
     "stream": ("sspnet.runtime.stream", "stream video (file, RTSP, camera, test) through a model"),
+    "detect": ("sspnet.runtime.detect", "batch detection over stills and videos, resumable, with a review page"),
     "bench": ("sspnet.bench_cli", "run the benchmark suite"),
 }
 
