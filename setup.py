@@ -22,6 +22,7 @@ setup(
     python_requires=">=3.10",
     packages=packages,
     package_dir=package_dir,
+    package_data={"sspnet.review": ["assets/*"]},   # the review page's HTML/CSS/JS
     # pillow (EXIF/XMP of drone stills) and pymap3d (WGS-84 geodesy) are sspnet.geo's: small, pure or wheel-only
     install_requires=["numpy>=1.24,<3", "opencv-python-headless>=4.8,<6", "pyyaml>=6,<7", "tqdm>=4.60,<5",
                       "pillow>=11,<14", "pymap3d==3.1.0"],

@@ -63,17 +63,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "https://tile.openstreetmap.org/{z}/{x}/{y}.png (default: none, fully offline)")
     parser.add_argument("--status-interval", type=float, default=10.0, metavar="S",
                         help="status line every S seconds when stderr is not a terminal (0 = off; default 10)")
+    geo = parser.add_argument_group("positions (camera pose from EXIF GPS + DJI XMP, or the DJI .SRT beside a video)")
+    geo.add_argument("--camera", metavar="YAML", help="camera intrinsics (fx, fy, cx, cy or sensor width), instead "
+                                                      "of the EXIF focal lengths; needed for videos")
+    geo.add_argument("--ground-asl", type=float, default=None, metavar="M",
+                     help="ground altitude above sea level: place on it using the altitude above sea level "
+                          "(default: flat ground at the take-off height, from the height above take-off)")
+    geo.add_argument("--ground-below-takeoff", type=float, default=0.0, metavar="M",
+                     help="the searched ground lies this far below the take-off point (default 0)")
+    geo.add_argument("--cot", metavar="HOST:PORT", help="send each placed detection as a Cursor-on-Target event "
+                                                        "over UDP (ATAK), e.g. 239.2.3.1:6969; off by default")
 
 
 def run(args: argparse.Namespace) -> int:
     # 1. arguments → inputs and the run folder (usage errors exit 2 before the model is loaded)
     from sspnet.review import check_tile_url
+    from sspnet.runtime.detect_geo import GeoStep
     try:
         _check_numbers(args)
         tile_url = check_tile_url(args.tile_url)
+        geo = GeoStep(*_geo_options(args))
+        cot = _cot_address(args.cot)
         inputs = collect_inputs(args.inputs, exclude=Path(args.out))
         run_dir = RunFolder(args.out)
-    except (InputError, RunMismatch, ValueError) as e:
+    except (InputError, RunMismatch, ValueError, OSError) as e:
         return _usage(str(e))
 
     # 2. the model, and the settings every line of the record is made with
@@ -103,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         stats = detect_all(todo, backend, run_dir, stop=stop, every=args.every, workers=args.workers,
-                           max_chips=args.max_chips, status_interval_s=args.status_interval, geo=geo_fields)
+                           max_chips=args.max_chips, status_interval_s=args.status_interval, geo=geo)
     except KeyboardInterrupt:
         stats, interrupted = None, True
     except RuntimeError as e:       # decoding failed in a way no single image explains
@@ -122,8 +135,14 @@ def run(args: argparse.Namespace) -> int:
     from sspnet.runtime.detect_outputs import write_outputs
     records = run_dir.records()
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    written = write_outputs(run_dir.path, records, title=run_dir.path.resolve().name, storage_key=key,
-                            tile_url=tile_url)
+    written, unplaced, sent = write_outputs(run_dir.path, records, title=run_dir.path.resolve().name,
+                                            storage_key=key, tile_url=tile_url, cot=cot)
+    if unplaced:
+        print(f"{PROG}: warning: detections without a position: "
+              f"{', '.join(f'{n} {status}' for status, n in sorted(unplaced.items()))} (see 'detail' in "
+              f"detections.geojson; nothing is guessed)", file=sys.stderr)
+    if cot:
+        print(f"  cot      {sent} events sent to {cot[0]}:{cot[1]}", file=sys.stderr)
     summary = _summary(stats, records, interrupted)
     atomic_write_bytes(run_dir.path / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
     run_dir.log(_summary_line(summary), echo=False)
@@ -135,18 +154,28 @@ def run(args: argparse.Namespace) -> int:
     return 130 if interrupted else 0
 
 
-def geo_fields(decoded, boxes_xyxy) -> dict:
-    """The geo step's fields of one line: {"camera": {"lat", "lon", "alt_m"[, "time"]}, "positions": [{"lat",
-    "lon", "uncertainty_m"} | None per box]}, from the camera pose of ``decoded.item.path`` (frame
-    ``decoded.frame`` of a video) and the pixel boxes. Empty until the geo step (sspnet.geo) is wired in here."""
-    return {}
+def _geo_options(args) -> tuple:
+    from sspnet.geo import LocateOptions, load_camera
+    camera = load_camera(args.camera) if args.camera else None
+    return camera, LocateOptions(ground_altitude_asl_m=args.ground_asl,
+                                 ground_below_takeoff_m=args.ground_below_takeoff)
+
+
+def _cot_address(text: str | None) -> tuple | None:
+    from sspnet.geo import parse_udp_address
+    return parse_udp_address(text) if text else None
 
 
 def _settings(args, backend) -> dict:
     sha = backend.manifest.get("sha256") or sha256_file(args.model)
     return {"format": RECORD_FORMAT, "model": Path(args.model).name, "model_sha256": sha,
             "preprocess": backend.preprocess.to_dict(), "postprocess": backend.postprocess.to_dict(),
-            "every": args.every, "max_chips": args.max_chips}
+            "every": args.every, "max_chips": args.max_chips, "camera": _file_digest(args.camera),
+            "ground_asl": args.ground_asl, "ground_below_takeoff": args.ground_below_takeoff}
+
+
+def _file_digest(path: str | None) -> str | None:
+    return None if path is None else sha256_file(path)
 
 
 def _check_numbers(args) -> None:

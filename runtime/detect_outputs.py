@@ -4,6 +4,8 @@
     results.coco.json   COCO results: [{"image_id", "category_id": 1, "bbox": [x, y, w, h], "score"}]
     images.coco.json    the COCO "images" those ids name ({"id", "file_name", "width", "height", "path",
                         "frame"}), with "categories": COCO(images.coco.json).loadRes(results.coco.json) reads both
+    detections.geojson  a Point per placed detection (score, image, pixel box, uncertainty, chip), and
+    detections.kml      the same with chip thumbnails (sspnet.runtime.detect_geo)
     review.html         the review page over chips/ (sspnet.review)
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from sspnet.evaluation.detections import save_detections
 from sspnet.manifest import atomic_write_bytes
 from sspnet.review import write_review
+from sspnet.runtime.detect_geo import write_geo_outputs
 
 RESULTS = "results.coco.json"
 IMAGES = "images.coco.json"
@@ -41,11 +44,12 @@ def write_coco(run_dir: Path, records: list[dict]) -> list[Path]:
     return [results, run_dir / IMAGES]
 
 
-def write_outputs(run_dir: Path, records: list[dict], *, title: str, storage_key: str,
-                  tile_url: str | None) -> list[Path]:
-    """Every output of the run, from ``records``; returns the paths written."""
+def write_outputs(run_dir: Path, records: list[dict], *, title: str, storage_key: str, tile_url: str | None,
+                  cot: tuple | None = None) -> tuple[list[Path], dict, int]:
+    """Every output of the run, from ``records``: (paths written, {status: n} of detections without a position,
+    Cursor-on-Target events sent to ``cot`` (host, port) when given)."""
     written = write_coco(run_dir, records)
-    # the geo outputs (GeoJSON, KML, Cursor-on-Target) go here, from the same records: their "camera" and
-    # "positions" fields, added per line by the geo step in sspnet.runtime.detect (geo_fields)
+    geo_written, unplaced, sent = write_geo_outputs(run_dir, records, cot, run_id=storage_key)
+    written += geo_written
     written.append(write_review(run_dir, records, title=title, storage_key=storage_key, tile_url=tile_url))
-    return written
+    return written, unplaced, sent

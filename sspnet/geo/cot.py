@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import socket
+import time
 import xml.etree.ElementTree as ET
 
 from .locate import GeoDetection
@@ -57,12 +58,14 @@ def parse_udp_address(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def send_cot(events: list[bytes], host: str, port: int, *, multicast_ttl: int = 1) -> int:
-    """Send each event as one UDP datagram to (host, port); returns how many were sent."""
+def send_cot(events: list[bytes], host: str, port: int, *, multicast_ttl: int = 1, pace_s: float = 0.002) -> int:
+    """Send each event as one UDP datagram to (host, port), ``pace_s`` apart (a burst of hundreds overflows a
+    receiver's socket buffer, or a Wi-Fi link, and UDP drops silently); returns how many were sent."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         if family == socket.AF_INET:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, multicast_ttl)
         for event in events:
             sock.sendto(event, (host, port))
+            time.sleep(pace_s)
     return len(events)
