@@ -69,6 +69,7 @@ class GstSource:
         self._dropped_before = 0    # drops of earlier connections (reopen keeps the count)
         self._eos_seen = False
         self._stride_cache: dict = {}
+        self._handlers: list = []   # (element, handler id) of this connection's signal closures
 
     # -- subclass hook -----------------------------------------------------------------------------------------------
     def build_head(self, pipeline, tail_sink_pad) -> None:
@@ -132,6 +133,15 @@ class GstSource:
             self._dropped_before += self._drops_now()
             self._pipeline.set_state(gst().State.NULL)
             self._pipeline = self._sink = None
+        # the closures hold the pipeline (and the element holds the closures): a cycle Python's collector cannot
+        # see through GObject, so every reconnect would leak a whole pipeline unless they are disconnected
+        for element, handler_id in self._handlers:
+            element.disconnect(handler_id)
+        self._handlers.clear()
+
+    def connect_signal(self, element, name: str, callback, *args) -> None:
+        """``element.connect`` for this connection; ``close`` disconnects it."""
+        self._handlers.append((element, element.connect(name, callback, *args)))
 
     @property
     def dropped(self) -> int:
@@ -254,5 +264,5 @@ def link_decodebin(source: GstSource, pipeline, decodebin, tail_sink_pad, what: 
         if not state["video"]:
             source.fail(f"{what}: no video stream found")
 
-    decodebin.connect("pad-added", on_pad)
-    decodebin.connect("no-more-pads", on_no_more_pads)
+    source.connect_signal(decodebin, "pad-added", on_pad)
+    source.connect_signal(decodebin, "no-more-pads", on_no_more_pads)

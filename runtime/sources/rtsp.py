@@ -23,8 +23,8 @@ class RtspSource(GstSource):
         if self.spec.credentials:
             src.set_property("user-id", self.spec.credentials[0])
             src.set_property("user-pw", self.spec.credentials[1])
-        src.connect("select-stream", self._select_video)
-        src.connect("pad-added", self._on_pad, pipeline, tail_sink_pad)
+        self.connect_signal(src, "select-stream", self._select_video)
+        self.connect_signal(src, "pad-added", self._on_pad, pipeline, tail_sink_pad)
         pipeline.add(src)
         self._linked = False
 
