@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      f"runs/flight1")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, video files")
     parser.add_argument("--model", required=True, help="model.onnx (ONNX Runtime) or model.engine (TensorRT), "
-                                                       "with its .json manifest beside it")
+                                                       "with its .json manifest beside it, or a .pt checkpoint "
+                                                       "(PyTorch, slower)")
     parser.add_argument("--out", required=True, metavar="RUN", help="run folder (created; a re-run resumes it)")
     parser.add_argument("--device", default=None, help="cpu (default for .onnx), cuda[:N], tensorrt[:N]; "
                                                        "engines: cuda[:N]")
@@ -90,9 +91,8 @@ def run(args: argparse.Namespace) -> int:
         return _usage(str(e))
 
     # 2. the model, and the settings every line of the record is made with
-    from sspnet.runtime.backends import open_backend
     try:
-        backend = open_backend(args.model, args.device)
+        backend = _open_model(args)
     except (OSError, ValueError, RuntimeError, ImportError) as e:
         run_dir.close()
         return _fail(str(e) if args.model in str(e) else f"model {args.model}: {e}")
@@ -152,6 +152,19 @@ def run(args: argparse.Namespace) -> int:
     run_dir.close()
     _restore_signals(previous)
     return 130 if interrupted else 0
+
+
+def _open_model(args):
+    """The runtime's backend for .onnx/.engine; a .pt checkpoint through the detector factory ``sspnet detect``
+    is given by the CLI that wires the stages (the runtime itself never imports PyTorch)."""
+    if Path(args.model).suffix.lower() == ".pt":
+        open_detector = getattr(args, "open_detector", None)
+        if open_detector is None:
+            raise ValueError(f"{args.model}: a .pt checkpoint runs through `sspnet detect` (with PyTorch); "
+                             f"export it for the runtime: sspnet export --checkpoint {args.model} --out model.onnx")
+        return open_detector(args.model, args.device or "cpu")
+    from sspnet.runtime.backends import open_backend
+    return open_backend(args.model, args.device)
 
 
 def _geo_options(args) -> tuple:
