@@ -31,4 +31,4 @@ def test_torchrun_two_processes_gloo(tmp_path):
     assert read_manifest(out / "last.pt")["artifact"] == "checkpoint"
     with open(out / "steps.csv", newline="") as f:
         assert [int(row["step"]) for row in csv.DictReader(f)] == [1, 2, 3]   # one writer
-    assert sorted(p.name for p in out.iterdir() if p.suffix == ".pt") == ["last.pt"]
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".pt") == ["best.pt", "last.pt"]  # no val: best = last
