@@ -19,8 +19,7 @@ import numpy as np
 
 from sspnet.data.image_size import IMAGE_SUFFIXES, folder_images, image_size
 from sspnet.manifest import sha256_file
-from sspnet.preprocess import Preprocess, frame_to_tiles
-from sspnet.tiling import tile_layout
+from sspnet.preprocess import Preprocess, frame_to_tiles, tile_count
 
 
 @dataclass(frozen=True)
@@ -118,11 +117,8 @@ def list_images(source: str | Path) -> list[CalibImage]:
 
 
 def tiles_per_image(image: CalibImage, pre: Preprocess) -> int:
-    """How many tiles ``frame_to_tiles`` cuts from this image (the core's layout, computed without decoding)."""
-    w, h = image.width, image.height
-    if pre.scale != 1.0:
-        w, h = round(w * pre.scale), round(h * pre.scale)
-    return len(tile_layout(w, h, pre.input_w, pre.input_h, pre.overlap))
+    """How many tiles ``frame_to_tiles`` cuts from this image (computed without decoding)."""
+    return tile_count((image.width, image.height), pre)
 
 
 def calibration_set(source: str | Path, pre: Preprocess, count: int = 512) -> CalibrationSet:

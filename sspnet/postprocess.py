@@ -11,8 +11,8 @@ from typing import Callable
 import numpy as np
 
 from sspnet.boxes import clip_boxes, nms
-from sspnet.preprocess import Preprocess, frame_to_tiles
-from sspnet.tiling import merge_tile_detections
+from sspnet.preprocess import Preprocess, check_frame, normalize, resize_frame
+from sspnet.tiling import crop_tiles, merge_tile_detections, tile_layout
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,13 @@ def detections_from_tiles(boxes: np.ndarray, scores: np.ndarray, corners_xyxy: n
 def detect_frame(frame_bgr: np.ndarray, pre: Preprocess, post: Postprocess, run_batch: RunBatch,
                  max_batch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Full frame → (boxes xyxy [K, 4] in frame pixels, scores [K]). All tiles go through ``run_batch`` at once
-    unless ``max_batch`` splits them (a model exported with a fixed batch)."""
-    tiled = frame_to_tiles(frame_bgr, pre)
-    boxes, scores = run_tiles(run_batch, tiled.batch, max_batch)
-    return detections_from_tiles(boxes, scores, tiled.corners_xyxy, tiled.scale, tiled.frame_wh, post)
+    unless ``max_batch`` splits them (a model exported with a fixed batch, or a 20 MP still whose tiles would not
+    fit in memory at once: each chunk is cropped and normalised only when its turn comes)."""
+    check_frame(frame_bgr)
+    resized = resize_frame(frame_bgr, pre.scale)
+    corners = tile_layout(resized.shape[1], resized.shape[0], pre.input_w, pre.input_h, pre.overlap)   # [T, 4]
+    step = max_batch or len(corners)
+    outs = [run_batch(normalize(crop_tiles(resized, corners[i:i + step]), pre))
+            for i in range(0, len(corners), step)]
+    boxes, scores = np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+    return detections_from_tiles(boxes, scores, corners, pre.scale, (frame_bgr.shape[1], frame_bgr.shape[0]), post)

@@ -82,10 +82,22 @@ def resize_frame(frame_bgr: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(frame_bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
 
 
-def frame_to_tiles(frame_bgr: np.ndarray, pre: Preprocess) -> TiledFrame:
-    """Resize, tile and normalise one frame (HWC uint8 BGR)."""
+def check_frame(frame_bgr: np.ndarray) -> None:
     if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
         raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {frame_bgr.shape} {frame_bgr.dtype}")
+
+
+def tile_count(frame_wh: tuple, pre: Preprocess) -> int:
+    """How many tiles ``frame_to_tiles`` cuts from a frame of this size (no pixels needed)."""
+    w, h = frame_wh
+    if pre.scale != 1.0:
+        w, h = round(w * pre.scale), round(h * pre.scale)
+    return len(tile_layout(w, h, pre.input_w, pre.input_h, pre.overlap))
+
+
+def frame_to_tiles(frame_bgr: np.ndarray, pre: Preprocess) -> TiledFrame:
+    """Resize, tile and normalise one frame (HWC uint8 BGR)."""
+    check_frame(frame_bgr)
     resized = resize_frame(frame_bgr, pre.scale)
     h, w = resized.shape[:2]
     corners = tile_layout(w, h, pre.input_w, pre.input_h, pre.overlap)

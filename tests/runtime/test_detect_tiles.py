@@ -1,5 +1,6 @@
-"""``detect_image`` runs a still through the model a chunk of tiles at a time: the detections are the core's
-``detect_frame`` ones, whatever the chunk, also for a fixed-batch model and a frame up-scaled by the manifest."""
+"""The core's ``detect_frame`` with ``max_batch`` runs a still through the model a chunk of tiles at a time (what
+``sspnet detect`` does for 20 MP stills): the detections are those of all tiles at once, whatever the chunk, also
+for a fixed-batch model and a frame up-scaled by the manifest."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 
 from sspnet.postprocess import detect_frame
+from sspnet.preprocess import tile_count
 from sspnet.runtime.backends import open_backend
-from sspnet.runtime.detect_tiles import detect_image
 from sspnet.synth.dataset import render_image
 
 
@@ -24,7 +25,9 @@ def test_chunks_give_the_core_detections(models, image, model, tile_batch, scale
     backend = open_backend(models[model])
     backend.preprocess = dataclasses.replace(backend.preprocess, scale=scale)
     try:
-        boxes, scores, tiles = detect_image(image, backend, tile_batch)
+        boxes, scores = detect_frame(image, backend.preprocess, backend.postprocess, backend.infer,
+                                     backend.max_batch or tile_batch)
+        tiles = tile_count((image.shape[1], image.shape[0]), backend.preprocess)
         want_b, want_s = detect_frame(image, backend.preprocess, backend.postprocess, backend.infer,
                                       backend.max_batch)
     finally:
@@ -40,6 +43,6 @@ def test_a_bad_image_is_refused(models):
     backend = open_backend(models["dynamic"])
     try:
         with pytest.raises(ValueError, match="HxWx3 uint8"):
-            detect_image(np.zeros((64, 64), np.uint8), backend)
+            detect_frame(np.zeros((64, 64), np.uint8), backend.preprocess, backend.postprocess, backend.infer, 16)
     finally:
         backend.close()
