@@ -28,7 +28,8 @@ def test_sigkill_leaves_a_playable_video_and_valid_jsonl(tmp_path):
         p.send_signal(signal.SIGKILL)
         p.communicate(timeout=30)
     lines = [json.loads(line) for line in out.read_text().splitlines()]    # every line whole and valid
-    assert [d["frame"] for d in lines] == list(range(len(lines)))
+    frames = [d["frame"] for d in lines]
+    assert frames == sorted(set(frames))     # a live source may drop frames: increasing, not consecutive
     from sspnet.synth.h264 import read_mp4_frames
     count, _ = read_mp4_frames(video, keep_frames=False)
     assert len(lines) - 2 * FPS <= count <= len(lines), (count, len(lines))
