@@ -35,7 +35,7 @@ setup(
         "trt": ["tensorrt", "cuda-python>=12,<14"],
         "pycuda": ["pycuda"],
         "cuda": ["cuda-python>=12,<14"],
-        "dev": ["pytest==9.2.0", "pytest-timeout==2.4.0", "pycocotools==2.0.11"],
+        "dev": ["pytest==9.2.0", "pytest-timeout==2.4.0", "pycocotools==2.0.11", "hypothesis==6.170.17"],
     },
     entry_points={"console_scripts": ["sspnet=sspnet.cli:main"]},
 )
