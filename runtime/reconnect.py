@@ -3,7 +3,9 @@
 A live source (camera, RTSP, HTTP, test pattern) whose pipeline posts ERROR or EOS, or that delivers no frame for
 ``watchdog_s`` seconds, is closed and re-opened after a back-off that doubles from ``backoff_s`` up to
 ``backoff_max_s``; the model and the sinks are untouched. A file ends cleanly at EOS; a file error is fatal.
-Health is one of ``starting``, ``ok``, ``reconnecting``, ``ended``, ``failed``.
+Health is one of ``starting``, ``ok``, ``reconnecting``, ``ended``, ``failed``. Each gap is reported to
+``on_event`` twice: ``{"event": "source_lost", "reason": …}`` when it starts and ``{"event": "source_back",
+"gap_s": …, "reconnect": n}`` when frames flow again (``--json`` writes both as lines between the frames).
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ class ResilientSource:
         self._pending: Frame | None = None
         self._last_frame = time.monotonic()
         self._failing_since: float | None = None
+        self.on_event = lambda event: None   # called from the decode thread
 
     @property
     def dropped(self) -> int:
@@ -83,8 +86,10 @@ class ResilientSource:
             if status is Status.OK:
                 if self.health == "reconnecting":
                     self.reconnects += 1
-                    log(f"source: {self.source.spec.display}: frames again after "
-                        f"{now - (self._failing_since or now):.1f} s (reconnect {self.reconnects})")
+                    gap = now - (self._failing_since or now)
+                    log(f"source: {self.source.spec.display}: frames again after {gap:.1f} s "
+                        f"(reconnect {self.reconnects})")
+                    self.on_event({"event": "source_back", "gap_s": round(gap, 3), "reconnect": self.reconnects})
                 self.health, self._last_frame, self._failing_since = "ok", now, None
                 return frame
             if status is Status.EOS and not self.live:
@@ -109,6 +114,7 @@ class ResilientSource:
     def _reopen(self, reason: str, delay_s: float) -> None:
         if self.health != "reconnecting":
             self._failing_since = time.monotonic()
+            self.on_event({"event": "source_lost", "reason": reason})
         self.health = "reconnecting"
         self.attempts += 1
         log(f"source: {self.source.spec.display}: {reason}; reconnecting in {delay_s:.1f} s "

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from sspnet.manifest import atomic_write_bytes
+from sspnet.runtime.heap import limit_malloc_arenas
 from sspnet.runtime.reconnect import ReconnectPolicy, ResilientSource, SourceFailed
 from sspnet.runtime.sources import SourceError, parse_source, redact, usage
 
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(e) if args.model in str(e) else f"model {args.model}: {e}")
     thr = backend.postprocess.operating_thr if args.score_thr is None else args.score_thr
     backend.postprocess = dataclasses.replace(backend.postprocess, score_thr=thr)
+    limit_malloc_arenas()
     stop = threading.Event()
     try:
         source = create_source(spec)
@@ -111,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         reader.start()
         publisher = _open_sinks(args, spec)
+        reader.on_event = publisher.event
     except (SourceFailed, GstMissing, RuntimeError, OSError, ValueError) as e:
         reader.close()
         backend.close()

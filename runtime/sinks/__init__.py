@@ -1,6 +1,7 @@
 """Outputs of the stream: JSON lines, annotated MP4, RTSP re-stream, display window.
 
-Every sink has ``write(result, image)`` and ``close()``; ``wants_image`` says whether it needs the annotated frame.
+Every sink has ``write(result, image)`` and ``close()``; ``wants_image`` says whether it needs the annotated frame;
+a sink that records source events (lost, back) also has ``event(doc)``.
 ``Publisher`` draws the overlay once per frame, only when some sink wants it, and closes every sink at the end
 (the MP4 is finalised even when another sink fails to close).
 """
@@ -22,6 +23,12 @@ class Publisher:
             image = annotate(result.frame.image, result.boxes_xyxy, result.scores, result.track_ids)
         for sink in self.sinks:
             sink.write(result, image)
+
+    def event(self, doc: dict) -> None:
+        """A source event (``ResilientSource.on_event``) to the sinks that record them."""
+        for sink in self.sinks:
+            if hasattr(sink, "event"):
+                sink.event(doc)
 
     def close(self) -> list[str]:
         """Close every sink; returns the error messages of those that failed (each still gets its close)."""

@@ -3,11 +3,18 @@
     {"source": "rtsp://***@cam/1", "frame": 12, "pts": 0.4, "width": 1920, "height": 1080, "tiles": 12,
      "boxes": [[x1, y1, x2, y2], ...] (source px), "scores": [...], "track_ids": [...] | null,
      "latency_ms": {"decode": .., "pre": .., "infer": .., "post": .., "age": ..}}
+
+A live source's gaps are lines of their own, in order between the frames (a reader keeps lines with "frame"):
+
+    {"source": "rtsp://***@cam/1", "event": "source_lost", "time": 1764590000.12, "reason": "stream ended"}
+    {"source": "rtsp://***@cam/1", "event": "source_back", "time": 1764590004.80, "gap_s": 4.68, "reconnect": 1}
 """
 from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from pathlib import Path
 
 
@@ -23,6 +30,7 @@ class JsonlSink:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._f, self._own = open(path, "w", encoding="utf-8"), True
         self.lines = 0
+        self._lock = threading.Lock()   # frames come from the output thread, events from the decode thread
 
     def describe(self) -> str:
         return f"json {'stdout' if self.path == '-' else self.path}"
@@ -36,9 +44,17 @@ class JsonlSink:
                "scores": [round(float(s), 4) for s in result.scores],
                "track_ids": None if result.track_ids is None else [int(t) for t in result.track_ids],
                "latency_ms": result.latency_ms}
-        self._f.write(json.dumps(doc, separators=(",", ":")) + "\n")
-        self._f.flush()
-        self.lines += 1
+        self._line(doc)
+
+    def event(self, doc: dict) -> None:
+        self._line({"source": self.source, "event": doc["event"], "time": round(time.time(), 3),
+                    **{k: v for k, v in doc.items() if k != "event"}})
+
+    def _line(self, doc: dict) -> None:
+        with self._lock:
+            self._f.write(json.dumps(doc, separators=(",", ":")) + "\n")
+            self._f.flush()
+            self.lines += 1
 
     def close(self) -> None:
         if self._own and not self._f.closed:
