@@ -192,6 +192,10 @@ def _check_numbers(args) -> None:
     if args.video:
         from sspnet.runtime.sinks.video import check_video_path
         check_video_path(Path(args.video))
+    from sspnet.runtime.sinks.location import check_output_location
+    for option, path in (("--video", args.video), ("--json", args.json), ("--summary", args.summary)):
+        if path and path != "-":
+            check_output_location(option, path)
 
 
 def _open_sinks(args, spec):

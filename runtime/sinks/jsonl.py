@@ -12,6 +12,7 @@ A live source's gaps are lines of their own, in order between the frames (a read
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -25,11 +26,13 @@ class JsonlSink:
         self.source = source_display
         self.path = path
         if path == "-":
-            self._f, self._own = sys.stdout, False
+            self._f, self._own = sys.stdout.buffer, False
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._f, self._own = open(path, "w", encoding="utf-8"), True
+            # unbuffered: each line reaches the file in one write, and a failed one can be cut off again
+            self._f, self._own = open(path, "wb", buffering=0), True
         self.lines = 0
+        self._end = 0                   # file size after the last whole line
         self._lock = threading.Lock()   # frames come from the output thread, events from the decode thread
 
     def describe(self) -> str:
@@ -51,9 +54,18 @@ class JsonlSink:
                     **{k: v for k, v in doc.items() if k != "event"}})
 
     def _line(self, doc: dict) -> None:
+        line = (json.dumps(doc, separators=(",", ":")) + "\n").encode()
         with self._lock:
-            self._f.write(json.dumps(doc, separators=(",", ":")) + "\n")
-            self._f.flush()
+            try:
+                if self._f.write(line) != len(line):      # a short write: the disk is full
+                    raise OSError(28, "No space left on device")
+                self._f.flush()
+            except OSError as e:
+                if self._own:                             # cut the partial line: the file ends with a whole one
+                    os.ftruncate(self._f.fileno(), self._end)
+                raise OSError(f"--json {self.path}: writing line {self.lines + 1} failed: {e.strerror or e}; "
+                              f"the {self.lines} lines before it are whole") from e
+            self._end += len(line)
             self.lines += 1
 
     def close(self) -> None:
