@@ -27,8 +27,8 @@ class Preprocess:
     scale: float = 1.0          # frame resize factor applied before tiling
     overlap: int = 50           # tile overlap in resized-frame pixels
     color: str = "rgb"          # channel order the network expects
-    mean: tuple = IMAGENET_MEAN_RGB
-    std: tuple = IMAGENET_STD_RGB
+    mean: tuple[float, float, float] = IMAGENET_MEAN_RGB
+    std: tuple[float, float, float] = IMAGENET_STD_RGB
 
     def to_dict(self) -> dict:
         d = asdict(self)
