@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["int8_cpu", "stream", "latency", "accuracy", "neck_ablation"]
+ORDER = ["int8_cpu", "stream", "latency", "soak", "accuracy", "neck_ablation"]
+ARGS = {"soak": ["--minutes", "3"]}   # a shorter soak inside the full run; `python bench/soak.py` alone runs 10 min
 
 
 def main(names: list[str]) -> int:
@@ -19,7 +20,7 @@ def main(names: list[str]) -> int:
     failed = []
     for name in names:
         print(f"== bench/{name}.py", flush=True)
-        if subprocess.run([sys.executable, str(HERE / f"{name}.py")]).returncode != 0:
+        if subprocess.run([sys.executable, str(HERE / f"{name}.py"), *ARGS.get(name, [])]).returncode != 0:
             failed.append(name)
             continue
         out = Path("bench-out") / f"{name}.json"
