@@ -2,6 +2,13 @@
 
 The parser here is shared with the TinyPerson reader (TinyPerson is COCO-like with extra per-box flags and corner
 sub-images); plain COCO semantics are: ``iscrowd`` → ignore region, non-person categories dropped.
+
+Faults: invalid JSON or a file that is not UTF-8 is a ValueError naming file (and line); a malformed record (a
+missing key, a value of the wrong type, an id that is not an integer, an image size that is not > 0, a negative
+box size) is a ValueError naming file and record (``images[3]``, ``annotations[17]``); with ``check_images`` an image
+that is missing or empty (0 bytes) is a FileNotFoundError naming file, record and image. A box that sticks out of
+its image (of the tile, for a corner record) is clipped, a box of zero size (as written, or once clipped) dropped,
+both counted in one warning (``label_rules.py``).
 """
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sspnet.data.label_rules import BoxCheck
 from sspnet.data.person_classes import person_class_ids
 from sspnet.data.record import ImageRecord
 
@@ -28,6 +36,8 @@ def read_json(path: str | Path) -> object:
             return json.load(f)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}:{e.lineno}:{e.colno}: invalid JSON ({e.msg})") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e.reason} near byte {e.start}); save it as UTF-8") from None
 
 
 class ImageResolver:
@@ -57,20 +67,41 @@ class ImageResolver:
                 return cand
         return None
 
-    def resolve(self, file_name: str, check: bool) -> Path:
+    def resolve(self, file_name: str, check: bool, where: str) -> Path:
         found = self.find(file_name)
         if found is not None:
+            if check and found.stat().st_size == 0:
+                raise FileNotFoundError(f"{where}: image file {found} is empty (0 bytes); copy it again or remove "
+                                        f"its record")
             return found
         if check:
-            raise FileNotFoundError(f"image '{file_name}' not found; looked under {self.default_root} and its "
-                                    f"parent folders (pass image_root= / --images to say where the images are)")
+            raise FileNotFoundError(f"{where}: image '{file_name}' not found; looked under {self.default_root} and "
+                                    f"its parent folders (pass image_root= / --images to say where the images are)")
         return self.default_root / file_name
 
 
 def _number(value, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    try:
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    except OverflowError:                       # a JSON integer too large for a float
+        ok = False
+    if not ok:
         raise ValueError(f"{where}: expected a finite number, got {value!r}")
     return float(value)
+
+
+def _integer(obj: dict, key: str, where: str) -> int:
+    value = _require(obj, key, where)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where}: '{key}' must be an integer, got {value!r}")
+    return value
+
+
+def _size(obj: dict, key: str, where: str) -> int:
+    value = int(_number(_require(obj, key, where), f"{where}.{key}"))
+    if value < 1:
+        raise ValueError(f"{where}: '{key}' must be > 0, got {obj[key]!r}")
+    return value
 
 
 def _require(obj, key: str, where: str):
@@ -108,8 +139,9 @@ def parse_coco_doc(doc: object, path: Path, *, ignore_keys: tuple[str, ...], fla
     if not isinstance(images, list) or not isinstance(anns, list):
         raise ValueError(f"{path}: 'images' and 'annotations' must be lists")
     cats = doc.get("categories") or []
-    names = {int(_require(c, "id", f"{path}: categories[{i}]")): str(c.get("name", ""))
-             for i, c in enumerate(cats)}
+    if not isinstance(cats, list):
+        raise ValueError(f"{path}: 'categories' must be a list")
+    names = {_integer(c, "id", f"{path}: categories[{i}]"): str(c.get("name", "")) for i, c in enumerate(cats)}
     person_ids = person_class_ids(names, str(path))
     used_flags = [k for k in flag_keys if any(isinstance(a, dict) and k in a for a in anns)]
 
@@ -118,14 +150,11 @@ def parse_coco_doc(doc: object, path: Path, *, ignore_keys: tuple[str, ...], fla
     index: dict[int, int] = {}
     for i, im in enumerate(images):
         where = f"{path}: images[{i}]"
-        image_id = _require(im, "id", where)
-        if isinstance(image_id, bool) or not isinstance(image_id, int):
-            raise ValueError(f"{where}: 'id' must be an integer, got {image_id!r}")
+        image_id = _integer(im, "id", where)
         if image_id in index:
             raise ValueError(f"{where}: duplicate image id {image_id}")
         file_name = str(_require(im, "file_name", where))
-        width = int(_number(_require(im, "width", where), f"{where}.width"))
-        height = int(_number(_require(im, "height", where), f"{where}.height"))
+        width, height = _size(im, "width", where), _size(im, "height", where)
         corner = None
         if corner_key is not None and im.get(corner_key) is not None:
             c = im[corner_key]
@@ -135,32 +164,40 @@ def parse_coco_doc(doc: object, path: Path, *, ignore_keys: tuple[str, ...], fla
             if corner[2] <= corner[0] or corner[3] <= corner[1]:
                 raise ValueError(f"{where}: '{corner_key}' {list(c)} is empty (x2 <= x1 or y2 <= y1)")
         index[image_id] = len(records)
-        records.append(ImageRecord(image_path=str(resolver.resolve(file_name, check_images)), width=width,
+        records.append(ImageRecord(image_path=str(resolver.resolve(file_name, check_images, where)), width=width,
                                    height=height, image_id=image_id, file_name=file_name, corner_xyxy=corner))
 
-    pos: list[list] = [[] for _ in records]
+    pos: list[list] = [[] for _ in records]     # per record: (box xyxy, annotation index)
     ign: list[list] = [[] for _ in records]
     flags: list[dict] = [{k: [] for k in used_flags} for _ in records]
     for k, ann in enumerate(anns):
         where = f"{path}: annotations[{k}]"
         image_id = _require(ann, "image_id", where)
-        if image_id not in index:
+        if isinstance(image_id, bool) or not isinstance(image_id, int) or image_id not in index:
             raise ValueError(f"{where}: image_id {image_id!r} is not in 'images'")
-        if person_ids is not None and ann.get("category_id") not in person_ids:
+        if person_ids is not None and _integer(ann, "category_id", where) not in person_ids:
             continue
         r = index[image_id]
         box = bbox_xyxy(ann, where)
         if any(bool(ann.get(key, False)) for key in ignore_keys):
-            ign[r].append(box)
+            ign[r].append((box, k))
             continue
-        pos[r].append(box)
+        pos[r].append((box, k))
         for key in used_flags:
             flags[r][key].append(bool(ann.get(key, False)))
+    check = BoxCheck()
     for r, rec in enumerate(records):
-        rec.boxes_xyxy = np.asarray(pos[r], np.float32).reshape(-1, 4)
-        rec.ignore_xyxy = np.asarray(ign[r], np.float32).reshape(-1, 4)
-        rec.flags = {key: np.asarray(v, bool) for key, v in flags[r].items()}
+        rec.boxes_xyxy, kept = _checked(check, pos[r], rec, path)
+        rec.ignore_xyxy, _ = _checked(check, ign[r], rec, path)
+        rec.flags = {key: np.asarray(v, bool)[kept] for key, v in flags[r].items()}
+    check.warn()
     return records
+
+
+def _checked(check: BoxCheck, boxes: list, rec: ImageRecord, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``check.apply`` on a record's (box, annotation index) list."""
+    return check.apply(np.asarray([b for b, _ in boxes], np.float64), rec.width, rec.height,
+                       [f"{path}: annotations[{k}]" for _, k in boxes])
 
 
 def read_coco_json(path: str | Path, *, doc: object = None, check_images: bool = True,

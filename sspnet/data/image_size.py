@@ -1,5 +1,6 @@
 """Image files and sizes: the image suffixes every reader accepts, the images of a plain folder, ``WIDTHxHEIGHT``
-text → (w, h), and an image's width/height from the file header (PNG, JPEG) without decoding the pixels (other formats decode once)."""
+text → (w, h), an image's width/height from the file header (PNG, JPEG) without decoding the pixels (other formats
+decode once), and its pixels; a missing, empty or undecodable file is a FileNotFoundError that says which."""
 from __future__ import annotations
 
 import argparse
@@ -57,11 +58,21 @@ def folder_images(path: str | Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def image_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) of an image file; FileNotFoundError naming the file when it is missing or unreadable."""
-    path = Path(path)
+def _unreadable(path: Path) -> FileNotFoundError:
+    """The error for an image file that could not be read, saying why."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: image not found")
+        return FileNotFoundError(f"{path}: image not found")
+    if path.stat().st_size == 0:
+        return FileNotFoundError(f"{path}: image file is empty (0 bytes); copy it again or remove it")
+    return FileNotFoundError(f"{path}: not a readable image")
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image file; FileNotFoundError naming the file when it is missing, empty or
+    unreadable."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise _unreadable(path)
     with open(path, "rb") as f:
         head = f.read(32)
         size = _png_size(head)
@@ -69,11 +80,18 @@ def image_size(path: str | Path) -> tuple[int, int]:
             size = _jpeg_size(f)
     if size is not None and size[0] > 0 and size[1] > 0:
         return size
+    h, w = read_image(path).shape[:2]
+    return int(w), int(h)
+
+
+def read_image(path: str | Path):
+    """HWC uint8 BGR pixels of an image file; FileNotFoundError naming the file when it is missing, empty or
+    unreadable."""
     import cv2
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise FileNotFoundError(f"{path}: not a readable image")
-    return int(img.shape[1]), int(img.shape[0])
+        raise _unreadable(Path(path))
+    return img
 
 
 def parse_wh(text: str, min_px: int = 1) -> tuple[int, int]:

@@ -9,6 +9,12 @@ In a polygon export (any polygon line in the dataset) a line of only four number
 at the left edge is a broken label, not a box: Roboflow's TinyPerson export writes some persons as strips from
 x = 0 to the person (``0 cx cy w h`` with cx = w/2, 1–15 px tall). Each such line becomes an ignore region, so the person it hides
 is neither a positive nor a false positive; ``read_yolo`` warns once with the count.
+
+Faults: a malformed line (not numbers, a wrong count, a class that is not a non-negative integer, a negative size,
+coordinates beyond 0-1 by more than ``NORM_SLACK``: a file in pixels) or a line that is not UTF-8 is a ValueError
+naming file and line; a label file without its image, or an image that is missing, empty or unreadable, is a
+FileNotFoundError naming it. A box past the image edge within the slack is clipped, a box of zero size (as written,
+or once clipped) dropped, both counted in one warning (``label_rules.py``).
 """
 from __future__ import annotations
 
@@ -20,7 +26,8 @@ import numpy as np
 import yaml
 
 from sspnet.data.flat_fill import flat_fill_mask
-from sspnet.data.image_size import IMAGE_SUFFIXES, image_size
+from sspnet.data.image_size import IMAGE_SUFFIXES, image_size, read_image
+from sspnet.data.label_rules import BoxCheck, text_lines
 from sspnet.data.person_classes import person_class_ids
 from sspnet.data.record import ImageRecord
 
@@ -59,19 +66,20 @@ def parse_yolo_line(text: str, where: str) -> tuple[int, np.ndarray]:
     return cls, box
 
 
-def read_label_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(class ids [N], normalised boxes xyxy [N, 4], polygon line? [N] bool); no file = an image without persons."""
-    classes, boxes, polygon = [], [], []
+def read_label_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(class ids [N], normalised boxes xyxy [N, 4], polygon line? [N] bool, line numbers [N]); no file = an image
+    without persons."""
+    classes, boxes, polygon, lines = [], [], [], []
     if path.is_file():
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if line.strip():
-                    c, b = parse_yolo_line(line.strip(), f"{path}:{lineno}")
-                    classes.append(c)
-                    boxes.append(b)
-                    polygon.append(len(line.split()) > 5)
+        for lineno, line in text_lines(path):
+            if line.strip():
+                c, b = parse_yolo_line(line.strip(), f"{path}:{lineno}")
+                classes.append(c)
+                boxes.append(b)
+                polygon.append(len(line.split()) > 5)
+                lines.append(lineno)
     return (np.asarray(classes, np.int64), np.asarray(boxes, np.float64).reshape(-1, 4),
-            np.asarray(polygon, bool))
+            np.asarray(polygon, bool), np.asarray(lines, np.int64))
 
 
 def labels_dir_for(images_dir: Path) -> Path:
@@ -137,7 +145,7 @@ def read_yolo(path: str | Path, *, flat_ignore: bool = True, split: str | None =
         raise ValueError(f"{path}: not a YOLO dataset (expected a folder with images/ and labels/, or a data.yaml)")
     keep = person_class_ids(names, str(path))
 
-    labelled = []   # (image path, path relative to root, classes, boxes, polygon?) before deciding the line form
+    labelled = []   # (image path, normalised boxes, polygon?, label file, line numbers) before deciding the line form
     for images_dir in image_dirs:
         labels_dir = labels_dir_for(images_dir.resolve())
         images = sorted(p for p in images_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -148,35 +156,35 @@ def read_yolo(path: str | Path, *, flat_ignore: bool = True, split: str | None =
                 raise FileNotFoundError(f"{images_dir / rel}.jpg: image for label file {label} not found")
         for image_path in images:
             rel = image_path.relative_to(images_dir)
-            classes, boxes_norm, polygon = read_label_file(labels_dir / rel.with_suffix(".txt"))
+            label = labels_dir / rel.with_suffix(".txt")
+            classes, boxes_norm, polygon, lines = read_label_file(label)
             if keep is not None:
                 sel = np.isin(classes, list(keep))
-                boxes_norm, polygon = boxes_norm[sel], polygon[sel]
-            labelled.append((image_path, boxes_norm, polygon))
-    polygon_export = any(poly.any() for _, _, poly in labelled)
+                boxes_norm, polygon, lines = boxes_norm[sel], polygon[sel], lines[sel]
+            labelled.append((image_path, boxes_norm, polygon, label, lines))
+    polygon_export = any(poly.any() for _, _, poly, _, _ in labelled)
     broken_of = {str(img): (~poly) & (boxes[:, 0] < STRIP_LEFT_EDGE) if polygon_export else np.zeros(len(poly), bool)
-                 for img, boxes, poly in labelled}
+                 for img, boxes, poly, _, _ in labelled}
     broken = sum(int(b.sum()) for b in broken_of.values())
     if broken:
         print(f"warning: {path}: {broken} label line(s) with 4 numbers in a polygon export are broken strips; "
               f"read as ignore regions", file=sys.stderr)
 
     records: list[ImageRecord] = []
-    for image_path, boxes_norm, polygon in labelled:
+    check = BoxCheck()
+    for image_path, boxes_norm, _, label, lines in labelled:
         img = None
         if flat_ignore and len(boxes_norm):
-            import cv2
-            img = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-            if img is None:
-                raise FileNotFoundError(f"{image_path}: not a readable image")
+            img = read_image(image_path)
             w, h = img.shape[1], img.shape[0]
         else:
             w, h = image_size(image_path)
-        boxes = (boxes_norm * [w, h, w, h]).clip(0, [w, h, w, h]).astype(np.float32)  # [N, 4] xyxy px
-        ignore = broken_of[str(image_path)].copy()
+        boxes, kept = check.apply(boxes_norm * [w, h, w, h], w, h, [f"{label}:{n}" for n in lines])  # [K, 4] xyxy px
+        ignore = broken_of[str(image_path)][kept]
         if img is not None:
             ignore |= flat_fill_mask(img, boxes)
         records.append(ImageRecord(image_path=str(image_path), width=w, height=h, image_id=len(records) + 1,
                                    file_name=str(image_path.relative_to(root)) if image_path.is_relative_to(root)
                                    else str(image_path), boxes_xyxy=boxes[~ignore], ignore_xyxy=boxes[ignore]))
+    check.warn()
     return records

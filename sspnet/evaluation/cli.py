@@ -71,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         records = load_dataset(args.data, args.format, check_images=args.model is not None,
                                image_root=args.images)
+    except (FileNotFoundError, ValueError) as e:     # a bad --data: a usage error, like sspnet train's
+        print(f"sspnet eval: error: {e}", file=sys.stderr)
+        return 2
+    try:
         detections = load_detections(args.det, records) if args.det else _run_model(args, records)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         return _fail(str(e))
