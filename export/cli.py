@@ -1,7 +1,7 @@
 """``sspnet export``: checkpoint → ONNX (parity-checked, simplified, stably named, with manifest).
 
     sspnet export --checkpoint RUN/best.pt --out model.onnx [--input 640x512] [--batch N | --dynamic-batch]
-                  [--opset 17] [--fp16] [--parity-images DIR|DATASET]
+                  [--full-frame [3840x2176]] [--opset 17] [--fp16] [--parity-images DIR|DATASET]
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sspnet.data.image_size import parse_wh
 
+FULL_FRAME_MAX = (3840, 2176)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="checkpoint written by sspnet train (RUN/best.pt)")
@@ -22,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     batch = parser.add_mutually_exclusive_group()
     batch.add_argument("--batch", type=int, default=None, help="fixed batch (default 1)")
     batch.add_argument("--dynamic-batch", action="store_true", help="dynamic batch (tiles of a frame in one call)")
+    parser.add_argument("--full-frame", type=parse_wh, nargs="?", const=FULL_FRAME_MAX, default=None, metavar="WxH",
+                        help="dynamic height and width: the runtime runs a frame whole (after the manifest's scale, "
+                             "padded to the largest stride) up to WxH (default 3840x2176, 1080p at scale 2) and "
+                             "tiles only larger ones")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     parser.add_argument("--fp16", action="store_true",
                         help="write an FP16 graph (float32 I/O, decode in float32) for strongly typed TensorRT")
@@ -31,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sspnet.export.onnx import ExportError, export_onnx
+    from sspnet.preprocess import FullFrame
 
     if args.batch is not None and args.batch < 1:
         print(f"sspnet export: error: --batch {args.batch}: must be >= 1", file=sys.stderr)
@@ -47,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     t0 = time.perf_counter()
     try:
+        full_frame = FullFrame(*args.full_frame) if args.full_frame else None
         path = export_onnx(ckpt, out, input_wh=args.input, batch=batch, opset=args.opset, fp16=args.fp16,
-                           parity_images=args.parity_images)
+                           full_frame=full_frame, parity_images=args.parity_images)
     except (ExportError, ValueError, FileNotFoundError, TypeError) as e:
         print(f"sspnet export: error: {e}", file=sys.stderr)
         return 1
@@ -56,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.name}.json in {time.perf_counter() - t0:.1f} s")
     print(f"inputs: images [{m['input']['batch']},3,{m['input']['height']},{m['input']['width']}] float32; "
           f"outputs: {', '.join(f'{k} {v}' for k, v in m['outputs'].items())}")
+    if "full_frame" in m["input"]:
+        ff = m["input"]["full_frame"]
+        print(f"        or whole frames [N,3,H,W] up to {ff['max_width']}x{ff['max_height']}, multiples of "
+              f"{ff['multiple']}: the runtime runs frames that fit in one call")
     if args.fp16:
         print(f"next: sspnet build --onnx {path} --out {path.with_suffix('.engine')}    (TensorRT, strongly typed)")
     else:

@@ -13,14 +13,14 @@ import re
 from pathlib import Path
 
 from sspnet.manifest import INPUT_NAME, OUTPUTS, atomic_write_bytes, model_fields, write_manifest
-from sspnet.preprocess import Preprocess
+from sspnet.preprocess import FullFrame, Preprocess
 
 # the one table of ONNX export targets and what each allows (STYLE.md habit 8)
 TARGETS = {
-    "fovea": {"dynamic_batch": True, "min_opset": 13, "fp16": True, "parity": "absolute",
+    "fovea": {"dynamic_batch": True, "full_frame": True, "min_opset": 13, "fp16": True, "parity": "absolute",
               "tensorrt": "builds on TensorRT 8.6-11.x (no plugins: decode is plain element-wise math; NMS runs "
                           "after the engine in the core)"},
-    "faster_rcnn": {"dynamic_batch": False, "min_opset": 16, "fp16": True, "parity": "scaled",
+    "faster_rcnn": {"dynamic_batch": False, "full_frame": False, "min_opset": 16, "fp16": True, "parity": "scaled",
                     "tensorrt": "needs TensorRT >= 8.6 for the ONNX RoiAlign and NonMaxSuppression layers "
                                 "(INMSLayer); ONNX Runtime runs it on any provider"},
 }
@@ -46,11 +46,14 @@ def _load(checkpoint_or_model, cfg):
     return model.float().eval(), cfg, path
 
 
-def check_options(head: str, batch: int | None, opset: int, fp16: bool) -> dict:
+def check_options(head: str, batch: int | None, opset: int, fp16: bool, full_frame=None) -> dict:
     """The target's table row, or an ExportError naming the option it does not support."""
     if head not in TARGETS:
         raise ExportError(f"model.head {head!r}: no ONNX export for it; exportable heads: {', '.join(TARGETS)}")
     row = TARGETS[head]
+    if full_frame is not None and not row["full_frame"]:
+        raise ExportError(f"--full-frame: the {head} export has a fixed input size (static RoI pooling); export "
+                          f"tiles")
     if batch is None and not row["dynamic_batch"]:
         raise ExportError(f"--dynamic-batch: the {head} export has a fixed batch (per-image proposals are unrolled); "
                           f"give --batch N")
@@ -64,7 +67,18 @@ def check_options(head: str, batch: int | None, opset: int, fp16: bool) -> dict:
     return row
 
 
-def trace_to_onnx(wrapper, input_wh: tuple[int, int], batch: int | None, opset: int):
+def dynamic_axes(batch: int | None, full_frame: bool) -> dict | None:
+    """torch.onnx's ``dynamic_axes``: the batch when it is dynamic, height, width and cell count for full frames."""
+    image, cells = {}, {}
+    if batch is None:
+        image[0] = cells[0] = "N"
+    if full_frame:
+        image.update({2: "H", 3: "W"})
+        cells[1] = "K"
+    return {INPUT_NAME: image, OUTPUT_NAMES[0]: cells, OUTPUT_NAMES[1]: cells} if image else None
+
+
+def trace_to_onnx(wrapper, input_wh: tuple[int, int], batch: int | None, opset: int, full_frame: bool = False):
     """Trace ``wrapper`` and return the checked, simplified, stably named ModelProto."""
     import onnx
     import onnxslim
@@ -72,7 +86,7 @@ def trace_to_onnx(wrapper, input_wh: tuple[int, int], batch: int | None, opset: 
 
     w, h = input_wh
     dummy = torch.zeros(batch or 2, 3, h, w)
-    dynamic = {INPUT_NAME: {0: "N"}, OUTPUT_NAMES[0]: {0: "N"}, OUTPUT_NAMES[1]: {0: "N"}} if batch is None else None
+    dynamic = dynamic_axes(batch, full_frame)
     # into memory, not a file: the tracer then cannot write an external-data side file anywhere (a graph over 2 GB
     # fails here instead of leaving one next to the output or in the working directory)
     buf = io.BytesIO()
@@ -96,9 +110,10 @@ def raw_output_names(model, head: str) -> dict:
     Sigmoid and Exp; Faster R-CNN — the RPN convs per level (scopes ``rpn_cls``, ``rpn_cls_1``, …)."""
     found = {}
     for node in model.graph.node:
-        if head == "fovea" and node.name.startswith("decode/Sigmoid"):
+        in_decode = head == "fovea" and node.name.startswith("decode/")
+        if in_decode and node.op_type == "Sigmoid":
             found["logits"] = node.input[0]
-        elif head == "fovea" and node.name.startswith("decode/Exp"):
+        elif in_decode and node.op_type == "Exp":            # by op type: a full-frame decode has Expand nodes
             found["reg"] = node.input[0]
         elif head == "faster_rcnn":
             m = re.fullmatch(r"(?:head/)?(rpn_cls|rpn_reg)(?:_(\d+))?/Conv_0", node.name)
@@ -117,28 +132,32 @@ def versions() -> dict:
 
 
 def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] | None = None, batch: int | None = 1,
-                opset: int = 17, fp16: bool = False, *, cfg=None, parity_images=None, parity_tiles: int = 4,
-                log=print) -> Path:
+                opset: int = 17, fp16: bool = False, *, full_frame: FullFrame | None = None, cfg=None,
+                parity_images=None, parity_tiles: int = 4, log=print) -> Path:
     """Export a checkpoint (path) or an in-memory model (with ``cfg=``) to ONNX at ``out``; returns ``out``.
 
     input_wh: tile size (default: the config's input size); batch: fixed batch, or None for a dynamic batch;
-    fp16: write an FP16 graph (I/O stay float32; see export/fp16.py). ``parity_images``: folder, dataset or list of
+    fp16: write an FP16 graph (I/O stay float32; see export/fp16.py). ``full_frame``: dynamic height and width up to
+    that size, so the runtime runs whole frames in one call (tiles beyond it). ``parity_images``: folder, dataset or list of
     BGR frames for the parity check (default: rendered synthetic aerial frames). Writes ``out`` + ``out.json``.
     """
     import onnx
 
-    from sspnet.export.parity import check_parity, parity_tiles_from
+    from sspnet.export.parity import check_parity, parity_frame_from, parity_tiles_from
     from sspnet.export.wrapper import wrap_for_export
 
     model, cfg, parent = _load(checkpoint_or_model, cfg)
     input_wh = tuple(input_wh or (cfg.input.input_w, cfg.input.input_h))
-    row = check_options(cfg.model.head, batch, opset, fp16)
+    row = check_options(cfg.model.head, batch, opset, fp16, full_frame)
     wrapper = wrap_for_export(model, input_wh)
+    sizes = f" full frames up to {full_frame.max_w}x{full_frame.max_h}" if full_frame else ""
     log(f"export: {cfg.model.name} ({cfg.model.backbone}/{cfg.model.neck}/{cfg.model.head}) "
-        f"input {input_wh[0]}x{input_wh[1]} batch {batch or 'dynamic'} opset {opset}{' fp16' if fp16 else ''}")
-    proto = trace_to_onnx(wrapper, input_wh, batch, opset)
+        f"input {input_wh[0]}x{input_wh[1]}{sizes} batch {batch or 'dynamic'} opset {opset}{' fp16' if fp16 else ''}")
+    if full_frame is not None:
+        full_frame = FullFrame(full_frame.max_w, full_frame.max_h, max(model.strides))
+    proto = trace_to_onnx(wrapper, input_wh, batch, opset, full_frame is not None)
     out = Path(out)
-    fields = model_fields(cfg, "onnx-fp16" if fp16 else "onnx", input_wh=input_wh, batch=batch)
+    fields = model_fields(cfg, "onnx-fp16" if fp16 else "onnx", input_wh=input_wh, batch=batch, full_frame=full_frame)
     pre = Preprocess.from_dict(fields["preprocess"])     # the parity tiles are fed as the manifest says
     tiles, source = parity_tiles_from(parity_images, pre, parity_tiles)
     raw_names = raw_output_names(proto, cfg.model.head)
@@ -148,9 +167,16 @@ def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] 
                           scaled=not strict, detections_must_match=strict)
     parity["images"] = source
     log(f"parity fp32 (ONNX Runtime vs PyTorch, {parity['tiles']} tiles from {source}): {parity['summary']}")
+    if full_frame is not None and parity["ok"]:
+        whole = parity_frame_from(parity_images, pre, full_frame)
+        parity["full_frame"] = check_parity(wrapper, fp32_bytes, whole, cfg.postprocess, raw_names, batch=batch,
+                                            detections_must_match=strict)
+        parity["ok"] = parity["full_frame"]["ok"]
+        log(f"parity fp32, one whole frame {whole.shape[3]}x{whole.shape[2]}: {parity['full_frame']['summary']}")
     if not parity["ok"]:
-        raise ExportError(f"parity check failed: {parity['summary']}; the ONNX does not reproduce the PyTorch "
-                          f"model, nothing written")
+        summary = parity.get("full_frame", parity)["summary"]
+        raise ExportError(f"parity check failed: {summary}; the ONNX does not reproduce the PyTorch model, "
+                          f"nothing written")
     export_info = {"opset": opset, "exporter": "torch.onnx.export(dynamo=False) + onnxslim + stable names",
                    "raw_outputs": raw_names, "parity": {"fp32": parity}, "tensorrt": row["tensorrt"],
                    "kept_float_scopes": ["decode"], "versions": versions()}

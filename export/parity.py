@@ -22,7 +22,7 @@ import numpy as np
 from sspnet.boxes import box_iou
 from sspnet.data.image_size import folder_images
 from sspnet.postprocess import Postprocess, select_detections
-from sspnet.preprocess import Preprocess, frame_to_tiles
+from sspnet.preprocess import FullFrame, Preprocess, frame_to_tiles
 
 
 def _frames(source) -> tuple[list[np.ndarray], str]:
@@ -56,6 +56,16 @@ def parity_tiles_from(source, pre: Preprocess, count: int = 4) -> tuple[np.ndarr
         raise ValueError(f"no tiles from {where}")
     step = max(1, len(tiles) // count)
     return np.stack(tiles[::step][:count]).astype(np.float32), where
+
+
+def parity_frame_from(source, pre: Preprocess, full_frame: FullFrame) -> np.ndarray:
+    """The first frame as one whole, padded input [1, 3, H, W] (a full-frame export's other shape)."""
+    frames, where = _frames(source)
+    batch = frame_to_tiles(frames[0], pre, full_frame).batch
+    if len(batch) != 1:
+        raise ValueError(f"the first frame of {where} is larger than the full-frame size "
+                         f"{full_frame.max_w}x{full_frame.max_h} once scaled by {pre.scale}")
+    return batch
 
 
 def _ort_outputs(onnx_bytes: bytes, tiles: np.ndarray, raw_names: dict, batch: int | None) -> dict:

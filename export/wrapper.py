@@ -3,8 +3,9 @@
 ``FoveaExport(detector, input_wh)``: images [N, 3, H, W] → (boxes [N, K, 4] xyxy in tile-input pixels, scores [N, K]
 person probability), K = Σ_l H_l·W_l over the pyramid levels, levels concatenated in order (P2 first), cells
 row-major inside a level — the order of ``sspnet.postprocess.fovea_points``. The decode is the core's
-``decode_fovea`` written in torch: point ∓ base_edge·exp(reg), clipped to the tile; the points and per-cell base
-edges are constant buffers computed once from the same core function, so the graph has no shape arithmetic.
+``decode_fovea`` written in torch: point ∓ base_edge·exp(reg), clipped to the input; the points and per-cell base
+edges follow from the level maps' shapes (constants after onnxslim in a fixed-size export; computed in the graph
+when height and width are dynamic, for full-frame inference).
 
 The sub-module names give the ONNX scopes that the rest of the pipeline relies on: ``model/…`` (the detector),
 ``flatten/…`` (per-level maps → [N, K] logits and [N, K, 4] regression, the raw outputs the parity check compares)
@@ -13,11 +14,9 @@ The model class knows nothing about export (STYLE.md habit 9).
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
-
-from sspnet.postprocess import fovea_points
+from torch.onnx.operators import shape_as_tensor
 
 
 class LevelFlatten(nn.Module):
@@ -30,22 +29,36 @@ class LevelFlatten(nn.Module):
 
 
 class FoveaDecode(nn.Module):
-    """logits [N, K], reg [N, K, 4] (log-space l, t, r, b in base-edge units) → boxes [N, K, 4] xyxy px, scores [N, K]."""
+    """logits [N, K], reg [N, K, 4] (log-space l, t, r, b in base-edge units) → boxes [N, K, 4] xyxy px, scores [N, K].
 
-    def __init__(self, strides: list[int], base_edges: list[float], input_wh: tuple[int, int]):
+    The cell centres come from the level maps' shapes, so one graph decodes a 640×512 tile or a whole frame (an
+    export with dynamic height and width); with a fixed input size onnxslim folds them into constants."""
+
+    def __init__(self, strides: list[int], base_edges: list[float]):
         super().__init__()
-        w, h = input_wh
-        points = fovea_points(w, h, list(strides))                               # per level [H_l·W_l, 2]
-        base = np.concatenate([np.full(len(p), b, np.float32) for p, b in zip(points, base_edges)])
-        self.register_buffer("points_xy", torch.from_numpy(np.concatenate(points))[None])      # [1, K, 2]
-        self.register_buffer("base_edge", torch.from_numpy(base)[None, :, None])              # [1, K, 1]
-        self.register_buffer("upper_xyxy", torch.tensor([w, h, w, h], dtype=torch.float32))  # [4]
-        self.num_cells = int(base.size)
+        self.strides, self.base_edges = list(strides), [float(b) for b in base_edges]
 
-    def forward(self, logits: torch.Tensor, reg_ltrb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        d = self.base_edge * torch.exp(reg_ltrb)                                  # [N, K, 4]
-        boxes = torch.cat([self.points_xy - d[..., :2], self.points_xy + d[..., 2:]], dim=-1)
-        boxes = torch.minimum(torch.clamp(boxes, min=0.0), self.upper_xyxy)
+    def cells(self, maps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Centres [1, K, 2] (x, y) and base edges [1, K, 1] of every cell, in ``fovea_points`` order."""
+        points, base = [], []
+        for m, s, b in zip(maps, self.strides, self.base_edges):
+            shape = shape_as_tensor(m)            # traced as the graph's Shape, not as constants
+            h, w = shape[-2], shape[-1]
+            ys = (torch.arange(h, device=m.device).float() + 0.5) * s
+            xs = (torch.arange(w, device=m.device).float() + 0.5) * s
+            yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+            points.append(torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1))
+            base.append(torch.full_like(xx.reshape(-1), b))
+        return torch.cat(points)[None], torch.cat(base)[None, :, None]
+
+    def forward(self, logits: torch.Tensor, reg_ltrb: torch.Tensor,
+                maps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        points_xy, base_edge = self.cells(maps)
+        d = base_edge * torch.exp(reg_ltrb)                                       # [N, K, 4]
+        boxes = torch.cat([points_xy - d[..., :2], points_xy + d[..., 2:]], dim=-1)
+        hw = shape_as_tensor(maps[0])[-2:].float().to(boxes.device) * self.strides[0]   # the input's size
+        upper = hw.flip(0).repeat(2)                                              # [w, h, w, h]
+        boxes = torch.minimum(torch.clamp(boxes, min=0.0), upper)
         return boxes, torch.sigmoid(logits)
 
 
@@ -64,12 +77,12 @@ class FoveaExport(nn.Module):
             raise ValueError(f"input {w}x{h}: width and height must be multiples of the largest stride {worst}")
         self.model = model
         self.flatten = LevelFlatten()
-        self.decode = FoveaDecode(strides, base_edges, input_wh)
+        self.decode = FoveaDecode(strides, base_edges)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         outputs = self.model(images)
         logits, reg_ltrb = self.flatten(outputs["cls"], outputs["reg"])
-        return self.decode(logits, reg_ltrb)
+        return self.decode(logits, reg_ltrb, outputs["cls"])
 
     @torch.no_grad()
     def raw(self, images: torch.Tensor) -> dict[str, torch.Tensor]:

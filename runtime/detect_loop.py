@@ -84,8 +84,9 @@ def detect_one(decoded: Decoded, backend, run: RunFolder, max_chips: int, stats:
     image = decoded.image
     t0 = time.perf_counter()
     pre = backend.preprocess
-    boxes, scores = detect_frame(image, pre, backend.postprocess, backend.infer, backend.max_batch or TILE_BATCH)
-    tiles = tile_count((image.shape[1], image.shape[0]), pre)
+    boxes, scores = detect_frame(image, pre, backend.postprocess, backend.infer, backend.max_batch or TILE_BATCH,
+                                 backend.full_frame)
+    tiles = tile_count((image.shape[1], image.shape[0]), pre, backend.full_frame)
     t1 = time.perf_counter()
     chips = write_chips(image, boxes[:max_chips], doc["id"], run.chips)
     preview = write_preview(image, doc["id"], run.chips) if chips else None

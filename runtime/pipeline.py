@@ -147,7 +147,7 @@ class StreamPipeline:
                 self._put_newest(work)
                 continue
             t0 = time.perf_counter()
-            work.tiled = frame_to_tiles(frame.image, pre)
+            work.tiled = frame_to_tiles(frame.image, pre, self.backend.full_frame)
             work.latency_ms["pre"] = _ms(t0)
             if not self._put(self.q_in, work):
                 return
@@ -161,7 +161,7 @@ class StreamPipeline:
                 break
             if work.tiled is None:  # live: pre-process just in time, on the newest frame
                 t0 = time.perf_counter()
-                work.tiled = frame_to_tiles(work.frame.image, pre)
+                work.tiled = frame_to_tiles(work.frame.image, pre, self.backend.full_frame)
                 work.latency_ms["pre"] = _ms(t0)
             t0 = time.perf_counter()
             work.boxes, work.scores = run_tiles(self.backend.infer, work.tiled.batch, self.backend.max_batch)  # all tiles of the frame at once

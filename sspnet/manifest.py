@@ -51,18 +51,22 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def model_fields(cfg: Config, artifact: str, *, input_wh: tuple[int, int] | None = None,
-                 batch: int | None = None) -> dict:
+                 batch: int | None = None, full_frame=None) -> dict:
     """The fields every model artifact carries, for a model built from ``cfg``.
 
     ``input_wh``: the tile size the artifact takes (default: the config's); ``batch``: a fixed batch, or None for a
-    dynamic one. The pre-processing recorded is the config's, at that tile size."""
+    dynamic one; ``full_frame``: a ``sspnet.preprocess.FullFrame`` when height and width are dynamic too (recorded
+    as ``input.full_frame``). The pre-processing recorded is the config's, at that tile size."""
     pre = cfg.input
     w, h = input_wh or (pre.input_w, pre.input_h)
     m = cfg.model
+    shape = {"name": INPUT_NAME, "layout": "NCHW", "dtype": "float32", "batch": "dynamic" if batch is None else batch,
+             "width": w, "height": h}
+    if full_frame is not None:
+        shape["full_frame"] = full_frame.to_dict()
     return {"artifact": artifact,
             "model": {"name": m.name, "backbone": m.backbone, "neck": m.neck, "head": m.head},
-            "input": {"name": INPUT_NAME, "layout": "NCHW", "dtype": "float32",
-                      "batch": "dynamic" if batch is None else batch, "width": w, "height": h},
+            "input": shape,
             "preprocess": dataclasses.replace(pre, input_w=w, input_h=h).to_dict(),
             "postprocess": cfg.postprocess.to_dict(),
             "outputs": dict(OUTPUTS), "output_names": list(OUTPUTS), "classes": ["person"]}

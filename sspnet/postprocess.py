@@ -5,14 +5,15 @@ same formula, used by the PyTorch evaluation path and by the export parity test.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
 
 from sspnet.boxes import clip_boxes, nms
-from sspnet.preprocess import Preprocess, check_frame, normalize, resize_frame
-from sspnet.tiling import crop_tiles, merge_tile_detections, tile_layout
+from sspnet.preprocess import FullFrame, Preprocess, check_frame, input_layout, normalize, resize_frame
+from sspnet.tiling import crop_tiles, merge_tile_detections
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def select_detections(boxes_xyxy: np.ndarray, scores: np.ndarray, post: Postproc
     return b[k].astype(np.float32), s[k].astype(np.float32)
 
 
+TOPK_AREA = 640 * 512   # the area ``pre_nms_topk`` is counted per
+
 # run_batch: NCHW float32 tiles → (boxes [T, K, 4] in tile input pixels, scores [T, K])
 RunBatch = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -83,7 +86,11 @@ def run_tiles(run_batch: RunBatch, batch_nchw: np.ndarray,
 
 def detections_from_tiles(boxes: np.ndarray, scores: np.ndarray, corners_xyxy: np.ndarray, scale: float,
                           frame_wh: tuple, post: Postprocess) -> tuple[np.ndarray, np.ndarray]:
-    """Raw per-tile model outputs → merged detections in source-frame pixels."""
+    """Raw per-tile model outputs → merged detections in source-frame pixels. ``pre_nms_topk`` counts per
+    640×512-sized area: a whole frame (one input of many tiles' area) keeps as many candidates as its tiles would."""
+    area = int((corners_xyxy[0, 2] - corners_xyxy[0, 0]) * (corners_xyxy[0, 3] - corners_xyxy[0, 1]))
+    if len(corners_xyxy) == 1 and area > TOPK_AREA:
+        post = dataclasses.replace(post, pre_nms_topk=post.pre_nms_topk * -(-area // TOPK_AREA))
     per_tile = [select_detections(b, s, post) for b, s in zip(boxes, scores)]
     merged_b, merged_s = merge_tile_detections([p[0] for p in per_tile], [p[1] for p in per_tile],
                                                corners_xyxy, post.merge_iou, post.max_det)
@@ -91,13 +98,14 @@ def detections_from_tiles(boxes: np.ndarray, scores: np.ndarray, corners_xyxy: n
 
 
 def detect_frame(frame_bgr: np.ndarray, pre: Preprocess, post: Postprocess, run_batch: RunBatch,
-                 max_batch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 max_batch: int | None = None, full_frame: FullFrame | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Full frame → (boxes xyxy [K, 4] in frame pixels, scores [K]). All tiles go through ``run_batch`` at once
     unless ``max_batch`` splits them (a model exported with a fixed batch, or a 20 MP still whose tiles would not
-    fit in memory at once: each chunk is cropped and normalised only when its turn comes)."""
+    fit in memory at once: each chunk is cropped and normalised only when its turn comes). ``full_frame``: the
+    artifact takes whole frames up to that size (one call, see ``sspnet.preprocess.input_layout``)."""
     check_frame(frame_bgr)
     resized = resize_frame(frame_bgr, pre.scale)
-    corners = tile_layout(resized.shape[1], resized.shape[0], pre.input_w, pre.input_h, pre.overlap)   # [T, 4]
+    corners = input_layout(resized.shape[1], resized.shape[0], pre, full_frame)   # [T, 4]
     step = max_batch or len(corners)
     outs = [run_batch(normalize(crop_tiles(resized, corners[i:i + step]), pre))
             for i in range(0, len(corners), step)]

@@ -1,8 +1,10 @@
 """The one pre-processing path shared by training's evaluation, calibration and the runtime.
 
 A frame (HWC uint8, BGR as OpenCV and GStreamer's BGR caps deliver it) is resized by ``scale`` (tiny persons need
-up-scaling), cut into model-sized tiles, converted to the model's colour order, normalised and laid out as NCHW
-float32. Detections come back through ``tiles_to_frame``, which undoes the same geometry.
+up-scaling), cut into model-sized tiles — or, for an artifact with dynamic height and width (``FullFrame``), kept
+whole and zero-padded to a multiple of the largest stride — converted to the model's colour order, normalised and
+laid out as NCHW float32. Detections come back through ``sspnet.postprocess.detections_from_tiles``, which undoes
+the same geometry (a whole frame is one tile at corner 0, 0).
 """
 from __future__ import annotations
 
@@ -52,6 +54,38 @@ class Preprocess:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class FullFrame:
+    """What an artifact exported with dynamic height and width accepts (its manifest's ``input.full_frame``):
+    a resized frame up to ``max_w`` × ``max_h`` once padded to ``multiple`` runs in one call; a larger one is tiled."""
+    max_w: int
+    max_h: int
+    multiple: int = 32
+
+    def padded(self, w: int, h: int) -> tuple[int, int]:
+        m = self.multiple
+        return -(-w // m) * m, -(-h // m) * m
+
+    def fits(self, w: int, h: int) -> bool:
+        pw, ph = self.padded(w, h)
+        return pw <= self.max_w and ph <= self.max_h
+
+    def to_dict(self) -> dict:
+        return {"max_width": self.max_w, "max_height": self.max_h, "multiple": self.multiple}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FullFrame":
+        return cls(int(d["max_width"]), int(d["max_height"]), int(d["multiple"]))
+
+
+def input_layout(width: int, height: int, pre: Preprocess, full_frame: FullFrame | None = None) -> np.ndarray:
+    """Corners [T, 4] of the model inputs cut from a resized frame: the whole frame padded (one input) when the
+    artifact takes it, else the tiles."""
+    if full_frame is not None and full_frame.fits(width, height):
+        return np.asarray([(0, 0, *full_frame.padded(width, height))], dtype=np.int64)
+    return tile_layout(width, height, pre.input_w, pre.input_h, pre.overlap)
+
+
 @dataclass
 class TiledFrame:
     """A frame ready for the backend: NCHW tiles plus what is needed to map detections back."""
@@ -87,19 +121,19 @@ def check_frame(frame_bgr: np.ndarray) -> None:
         raise ValueError(f"expected an HxWx3 uint8 BGR frame, got {frame_bgr.shape} {frame_bgr.dtype}")
 
 
-def tile_count(frame_wh: tuple, pre: Preprocess) -> int:
-    """How many tiles ``frame_to_tiles`` cuts from a frame of this size (no pixels needed)."""
+def tile_count(frame_wh: tuple, pre: Preprocess, full_frame: FullFrame | None = None) -> int:
+    """How many inputs ``frame_to_tiles`` cuts from a frame of this size (no pixels needed)."""
     w, h = frame_wh
     if pre.scale != 1.0:
         w, h = round(w * pre.scale), round(h * pre.scale)
-    return len(tile_layout(w, h, pre.input_w, pre.input_h, pre.overlap))
+    return len(input_layout(w, h, pre, full_frame))
 
 
-def frame_to_tiles(frame_bgr: np.ndarray, pre: Preprocess) -> TiledFrame:
-    """Resize, tile and normalise one frame (HWC uint8 BGR)."""
+def frame_to_tiles(frame_bgr: np.ndarray, pre: Preprocess, full_frame: FullFrame | None = None) -> TiledFrame:
+    """Resize, tile (or pad whole, see ``input_layout``) and normalise one frame (HWC uint8 BGR)."""
     check_frame(frame_bgr)
     resized = resize_frame(frame_bgr, pre.scale)
     h, w = resized.shape[:2]
-    corners = tile_layout(w, h, pre.input_w, pre.input_h, pre.overlap)
+    corners = input_layout(w, h, pre, full_frame)
     batch = normalize(crop_tiles(resized, corners), pre)
     return TiledFrame(batch=batch, corners_xyxy=corners, scale=pre.scale, frame_wh=(frame_bgr.shape[1], frame_bgr.shape[0]))

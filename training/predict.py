@@ -28,6 +28,7 @@ class TorchDetector:
         self.preprocess = cfg.input
         self.postprocess = cfg.postprocess
         self.max_batch = None
+        self.full_frame = None          # tiles, as training validated them
         self._points: dict[tuple[int, int], list[np.ndarray]] = {}
 
     @torch.no_grad()

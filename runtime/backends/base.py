@@ -5,6 +5,7 @@
     backend.preprocess: Preprocess         from the manifest (never guessed)
     backend.postprocess: Postprocess       from the manifest
     backend.max_batch: int | None          largest batch one call takes; None = dynamic (any size)
+    backend.full_frame: FullFrame | None   whole frames up to this size run in one call (dynamic H, W); None = tiles
     backend.infer(batch [T, 3, H, W] float32) -> (boxes [T, K, 4] xyxy tile-input px, scores [T, K])
     backend.close()
 
@@ -17,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from sspnet.postprocess import Postprocess
-from sspnet.preprocess import Preprocess
+from sspnet.preprocess import FullFrame, Preprocess
 
 MODEL_ARTIFACTS = ("onnx", "onnx-int8", "onnx-fp16", "engine")
 
@@ -28,6 +29,7 @@ class Backend(Protocol):
     preprocess: Preprocess
     postprocess: Postprocess
     max_batch: int | None
+    full_frame: FullFrame | None
 
     def infer(self, batch_nchw: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -55,10 +57,29 @@ def input_spec(manifest: dict, where: str) -> tuple:
     return name, batch, width, height
 
 
-def check_batch(batch_nchw: np.ndarray, chw: tuple, where: str) -> np.ndarray:
-    """A [T, 3, H, W] float32 contiguous array of the model's size, or a ValueError that names the shapes."""
-    if batch_nchw.ndim != 4 or tuple(batch_nchw.shape[1:]) != tuple(chw) or len(batch_nchw) == 0:
-        raise ValueError(f"{where}: expected a batch [T>=1, {', '.join(map(str, chw))}], got {list(batch_nchw.shape)}")
+def full_frame_spec(manifest: dict, where: str) -> FullFrame | None:
+    """``input.full_frame`` of the manifest (an export with dynamic height and width), or None."""
+    d = (manifest.get("input") or {}).get("full_frame")
+    if d is None:
+        return None
+    try:
+        return FullFrame.from_dict(d)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ManifestMismatch(f"{where}: manifest input.full_frame is malformed ({e!r}); re-export the model") from None
+
+
+def check_batch(batch_nchw: np.ndarray, chw: tuple, where: str, full_frame: FullFrame | None = None) -> np.ndarray:
+    """A [T, 3, H, W] float32 contiguous array of the model's tile size — or, with ``full_frame``, of any size it
+    accepts — or a ValueError that names the shapes."""
+    ok = batch_nchw.ndim == 4 and len(batch_nchw) > 0 and batch_nchw.shape[1] == chw[0]
+    if ok and tuple(batch_nchw.shape[1:]) != tuple(chw):
+        h, w = batch_nchw.shape[2:]
+        ok = full_frame is not None and full_frame.fits(w, h) and full_frame.padded(w, h) == (w, h)
+    if not ok:
+        accepted = (f" or [1, 3, H, W] up to {full_frame.max_h}x{full_frame.max_w}, multiples of {full_frame.multiple}"
+                    if full_frame else "")
+        raise ValueError(f"{where}: expected a batch [T>=1, {', '.join(map(str, chw))}]{accepted}, got "
+                         f"{list(batch_nchw.shape)}")
     return np.ascontiguousarray(batch_nchw, dtype=np.float32)
 
 

@@ -19,8 +19,8 @@ from sspnet.cpu_int8 import cpu_info, mismatch_warning
 from sspnet.manifest import manifest_path, read_manifest, sha256_file
 from sspnet.postprocess import Postprocess
 from sspnet.preprocess import Preprocess
-from sspnet.runtime.backends.base import (MODEL_ARTIFACTS, ManifestMismatch, check_batch, input_spec,
-                                          run_fixed_batch)
+from sspnet.runtime.backends.base import (MODEL_ARTIFACTS, ManifestMismatch, check_batch, full_frame_spec,
+                                          input_spec, run_fixed_batch)
 
 _WARNED: set = set()   # INT8 models already warned about in this process (the CPU-form warning comes once)
 
@@ -74,6 +74,7 @@ class OnnxRuntimeBackend:
                                    f"differs from input {width}x{height}")
         self.output_names = list(self.manifest.get("output_names", ["boxes", "scores"]))
         self.max_batch = batch
+        self.full_frame = full_frame_spec(self.manifest, where)
         self.chw = (3, height, width)
         self.device, gpu = parse_device(device)
         self.threads = threads or usable_cores()
@@ -131,6 +132,9 @@ class OnnxRuntimeBackend:
         for dim, want, name in ((shape[2], self.chw[1], "height"), (shape[3], self.chw[2], "width")):
             if isinstance(dim, int) and dim != want:
                 raise ManifestMismatch(f"{where}: manifest {name} {want} but the model's input has {dim}")
+            if self.full_frame is not None and isinstance(dim, int):
+                raise ManifestMismatch(f"{where}: manifest input.full_frame but the model's input {name} is fixed "
+                                       f"({dim}); the sidecar does not describe this model")
         outputs = [o.name for o in self.session.get_outputs()]
         missing = [n for n in self.output_names if n not in outputs]
         if missing:
@@ -143,15 +147,16 @@ class OnnxRuntimeBackend:
 
     def infer(self, batch_nchw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[T, 3, H, W] float32 → (boxes [T, K, 4] xyxy in tile-input px, scores [T, K]); any T >= 1."""
-        batch = check_batch(batch_nchw, self.chw, str(self.path))
+        batch = check_batch(batch_nchw, self.chw, str(self.path), self.full_frame)
         if self.max_batch is None:
             return self._run(batch)
         return run_fixed_batch(self._run, batch, self.max_batch)
 
     def describe(self) -> str:
         batch = "dynamic" if self.max_batch is None else f"fixed {self.max_batch}"
+        whole = (f" full frames up to {self.full_frame.max_w}x{self.full_frame.max_h}" if self.full_frame else "")
         return (f"onnxruntime {self.path.name} providers={','.join(self.providers)} threads={self.threads} "
-                f"batch={batch} tile={self.chw[2]}x{self.chw[1]}")
+                f"batch={batch} tile={self.chw[2]}x{self.chw[1]}{whole}")
 
     def close(self) -> None:
         self.session = None

@@ -50,6 +50,7 @@ def _import_trt(manifest: dict):
 
 class TensorRTBackend:
     name = "tensorrt"
+    full_frame = None   # engines have a fixed tile size (sspnet build refuses dynamic height and width)
 
     def __init__(self, path: str | Path, device=None, gpu_impl: str | None = None):
         self.path = Path(path)

@@ -25,6 +25,7 @@ class CountingBackend:
     def __init__(self, backend):
         self.inner, self.calls = backend, []
         self.name, self.manifest, self.max_batch = backend.name, backend.manifest, backend.max_batch
+        self.full_frame = backend.full_frame
         self.preprocess = backend.preprocess
         self.postprocess = dataclasses.replace(backend.postprocess, score_thr=0.06)  # the brighter cells of a dark sea scene
 

@@ -88,7 +88,7 @@ def test_detections_file_round_trip(tmp_path):
 
 class _FixedBoxDetector:
     """A model stand-in that sees one box at tile pixels (10,10)-(20,20) with score 0.9 in every tile."""
-    name, manifest, max_batch = "fixed", {}, 2
+    name, manifest, max_batch, full_frame = "fixed", {}, 2, None
     preprocess = Preprocess(input_w=64, input_h=64, overlap=8)
     postprocess = Postprocess()
 
