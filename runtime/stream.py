@@ -109,19 +109,20 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(e))
     _print_options(spec, source, backend, args, policy)
     reader = ResilientSource(source, policy, stop)
-    _stop_signals(_on_stop)
+    interrupted = threading.Event()
+    _stop_signals(_on_stop(stop, interrupted))
     try:
-        reader.start()
+        reader.start()   # returns early, without a frame, once Ctrl-C has set `stop`
+        if interrupted.is_set():
+            reader.close()
+            backend.close()
+            return 130
         publisher = _open_sinks(args, spec)
         reader.on_event = publisher.event
     except (SourceFailed, GstMissing, RuntimeError, OSError, ValueError) as e:
         reader.close()
         backend.close()
         return _fail(str(e))
-    except KeyboardInterrupt:
-        reader.close()
-        backend.close()
-        return 130
 
     # 3. loop: decode / infer / publish in their threads; this thread prints the status and waits
     from sspnet.runtime.pipeline import StreamPipeline
@@ -131,17 +132,14 @@ def run(args: argparse.Namespace) -> int:
     stats.reader = reader
     pipeline = StreamPipeline(reader, backend, publisher, tracker=IouTracker() if args.track else None,
                               stats=stats, max_frames=args.max_frames)
-    interrupted = False
     pipeline.start()
-    try:
-        next_status = time.monotonic() + args.status_interval
-        while pipeline.alive():
-            pipeline.join(0.2)
-            if args.status_interval > 0 and time.monotonic() >= next_status:
-                print(stats.status_line(), file=sys.stderr, flush=True)
-                next_status += args.status_interval
-    except KeyboardInterrupt:
-        interrupted = True
+    next_status = time.monotonic() + args.status_interval
+    while pipeline.alive() and not interrupted.is_set():
+        pipeline.join(0.2)
+        if args.status_interval > 0 and time.monotonic() >= next_status:
+            print(stats.status_line(), file=sys.stderr, flush=True)
+            next_status += args.status_interval
+    if interrupted.is_set():
         _stop_signals(_on_stop_again)
         print(f"{PROG}: interrupted; finishing the outputs", file=sys.stderr, flush=True)
         pipeline.request_stop()
@@ -168,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         if not isinstance(pipeline.failure, EXPECTED_ERRORS):   # a bug: keep where it came from
             print(pipeline.failure_trace, file=sys.stderr, end="")
         return _fail(str(pipeline.failure))
-    if interrupted:
+    if interrupted.is_set():
         return 130
     return 1 if close_errors else 0
 
@@ -240,8 +238,16 @@ def _print_options(spec, source, backend, args, policy) -> None:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _on_stop(_signum, _frame):
-    raise KeyboardInterrupt
+def _on_stop(stop: threading.Event, interrupted: threading.Event):
+    """The Ctrl-C/SIGTERM handler while streaming: it only sets the events, never raises. A KeyboardInterrupt
+    that lands inside ``Thread.join(timeout)`` marks a still-running thread as stopped (python/cpython#90882,
+    3.9-3.11), and the stream would free the model and exit under the running inference (abort, exit 134). While
+    this handler is installed the main thread only reads the events, so setting them here cannot deadlock on their
+    lock."""
+    def handler(_signum, _frame):
+        interrupted.set()
+        stop.set()
+    return handler
 
 
 def _on_stop_again(_signum, _frame):
@@ -252,7 +258,7 @@ def _on_stop_again(_signum, _frame):
 def _stop_signals(handler) -> None:
     """What Ctrl-C and SIGTERM do from now on (main thread only; signals are delivered there).
 
-    ``_on_stop`` while streaming: stop and finalise the outputs. Installed explicitly, as ffmpeg does: a process
+    ``_on_stop(...)`` while streaming: stop and finalise the outputs. Installed explicitly, as ffmpeg does: a process
     started in the background by a script (``cmd &``, nohup, some supervisors) inherits SIGINT *ignored*, and
     Python leaves it ignored, so an operator's or a supervisor's SIGINT would do nothing.
     ``_on_stop_again`` while the outputs are finished: another Ctrl-C must not cut the MP4 short (every shutdown
