@@ -98,7 +98,11 @@ class H264Writer:
             self.frames += 1
             return
         Gst = self._Gst
-        buf = Gst.Buffer.new_wrapped(np.ascontiguousarray(frame_bgr).tobytes())
+        # GStreamer's packed BGR rows start on 4-byte boundaries (GstVideoInfo stride): tight rows of a width such
+        # as 162 would be read with the wrong stride (a garbage, all-green clip)
+        row = w * 3
+        rows = np.pad(frame_bgr.reshape(h, row), ((0, 0), (0, -row % 4)))   # [H, stride]
+        buf = Gst.Buffer.new_wrapped(rows.tobytes())
         ns_per_frame = Gst.SECOND * self.fps.denominator / self.fps.numerator
         buf.pts = int(round(self.frames * ns_per_frame))
         buf.duration = int(round((self.frames + 1) * ns_per_frame)) - buf.pts

@@ -151,6 +151,25 @@ def test_pipeline_strings_are_never_parsed(tmp_path):
     assert read_mp4_frames(path, keep_frames=False)[0] == 3
 
 
+
+@pytest.mark.usefixtures("gstreamer")
+@pytest.mark.parametrize("width", [160, 162, 170])   # 162 * 3 and 170 * 3 bytes are not whole 4-byte words
+def test_any_even_width_keeps_its_colours(tmp_path, width):
+    """Before: rows were pushed tightly packed while GStreamer reads BGR rows padded to 4 bytes; a 162-wide clip
+    came back all green."""
+    from sspnet.synth.h264 import H264Writer, read_mp4_frames
+    frame = np.empty((48, width, 3), np.uint8)
+    frame[:24, :80], frame[:24, 80:] = (200, 40, 40), (40, 40, 200)     # blue | red   (BGR)
+    frame[24:, :80], frame[24:, 80:] = (40, 200, 40), (220, 220, 220)   # green | light grey
+    with H264Writer(tmp_path / "clip.mp4", (width, 48), 5) as w:
+        for _ in range(3):
+            w.write(frame)
+    count, frames = read_mp4_frames(tmp_path / "clip.mp4")
+    assert count == 3 and frames[1].shape == frame.shape
+    diff = np.abs(frames[1].astype(int) - frame)
+    diff[22:26], diff[:, 78:82] = 0, 0    # the colour edges blur under 4:2:0 and compression
+    assert diff.max() <= 16, diff.max()
+
 @pytest.mark.parametrize("args", [
     ["--images", "1", "--size", "19x"],
     ["--images", "1", "--size", "8x8"],
