@@ -130,3 +130,16 @@ def link_chain(pipeline, elements: list) -> None:
 def bus_error_text(msg) -> str:
     err, debug = msg.parse_error()
     return f"{err.message} ({debug.splitlines()[-1] if debug else ''})".replace(" ()", "")
+
+
+def bgr_buffer(image_bgr):
+    """A Gst.Buffer of an HxWx3 uint8 BGR frame, one copy. GStreamer's packed BGR rows start on 4-byte boundaries
+    (GstVideoInfo stride): tight rows of a width such as 162 would be read with the wrong stride (a garbage,
+    all-green picture), so such rows are padded."""
+    import numpy as np
+    h, w = image_bgr.shape[:2]
+    row = w * 3
+    rows = np.ascontiguousarray(image_bgr).reshape(h, row)
+    if row % 4:
+        rows = np.pad(rows, ((0, 0), (0, -row % 4)))                                # [H, stride]
+    return gst().Buffer.new_wrapped(rows.tobytes())

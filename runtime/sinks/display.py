@@ -8,8 +8,8 @@ import os
 
 import numpy as np
 
-from sspnet.gst import gst, link_chain, make
-from sspnet.runtime.sinks.video import DEFAULT_FPS, FrameTimer, bgr_caps, newest_frames_only, wrap_frame
+from sspnet.gst import bgr_buffer, gst, link_chain, make
+from sspnet.runtime.sinks.video import DEFAULT_FPS, FrameTimer, bgr_caps, newest_frames_only
 
 
 class DisplayUnavailable(ValueError):
@@ -49,7 +49,7 @@ class DisplaySink:
         if (w, h) != self._size:
             import cv2
             image = cv2.resize(image, self._size)
-        buf = wrap_frame(image)
+        buf = bgr_buffer(image)
         buf.pts, buf.duration = self._timer.next(result.frame.pts_ns)
         self._src.emit("push-buffer", buf)
         msg = self._pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)

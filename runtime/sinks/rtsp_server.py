@@ -11,8 +11,8 @@ import threading
 
 import numpy as np
 
-from sspnet.gst import gst, link_chain, make, rtsp_server_module
-from sspnet.runtime.sinks.video import DEFAULT_FPS, bgr_caps, h264_encoder, newest_frames_only, wrap_frame
+from sspnet.gst import bgr_buffer, gst, link_chain, make, rtsp_server_module
+from sspnet.runtime.sinks.video import DEFAULT_FPS, bgr_caps, h264_encoder, newest_frames_only
 
 MOUNT = "/stream"
 
@@ -103,7 +103,7 @@ class RtspServerSink:
             if not entry[1]:
                 appsrc.set_property("caps", bgr_caps(self._size[0], self._size[1], self._fps))
                 entry[1] = True
-            appsrc.emit("push-buffer", wrap_frame(data))
+            appsrc.emit("push-buffer", bgr_buffer(data))
         self.frames += 1
 
     def close(self) -> None:

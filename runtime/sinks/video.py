@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sspnet.gst import bus_error_text, caps, gst, has_element, link_chain, make, set_prop
+from sspnet.gst import bgr_buffer, bus_error_text, caps, gst, has_element, link_chain, make, set_prop
 
 FINISH_TIMEOUT_S = 30
 STALL_TIMEOUT_S = 30      # a frame waiting this long for the encoder: it is stalled or dead
@@ -60,11 +60,6 @@ def newest_frames_only(appsrc, frames: int = 2) -> None:
     if appsrc.find_property("leaky-type") is not None and appsrc.find_property("max-buffers") is not None:
         appsrc.set_property("max-buffers", frames)
         set_prop(appsrc, "leaky-type", "downstream")
-
-
-def wrap_frame(image_bgr: np.ndarray):
-    """A Gst.Buffer over the frame's bytes (one copy into GStreamer-owned memory)."""
-    return gst().Buffer.new_wrapped(np.ascontiguousarray(image_bgr).tobytes())
 
 
 class FrameTimer:
@@ -131,7 +126,7 @@ class VideoFileSink:
         if (w, h) != self._size:  # a live source came back at another size: keep the file's size
             image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
         self._wait_for_room()
-        buf = wrap_frame(image)
+        buf = bgr_buffer(image)
         buf.pts, buf.duration = self._timer.next(result.frame.pts_ns)
         ret = self._src.emit("push-buffer", buf)
         if ret != Gst.FlowReturn.OK:

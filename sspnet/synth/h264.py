@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sspnet.gst import GstMissing, bus_error_text, caps, gst, has_element, link_chain, make
+from sspnet.gst import GstMissing, bgr_buffer, bus_error_text, caps, gst, has_element, link_chain, make
 
 X264_QUANTIZER = 18  # constant-quality (CRF) level: tiny persons survive compression
 X264_MAX_KBPS = 50000  # in "qual" mode x264enc uses bitrate as the VBV cap; keep it out of the way
@@ -98,11 +98,7 @@ class H264Writer:
             self.frames += 1
             return
         Gst = self._Gst
-        # GStreamer's packed BGR rows start on 4-byte boundaries (GstVideoInfo stride): tight rows of a width such
-        # as 162 would be read with the wrong stride (a garbage, all-green clip)
-        row = w * 3
-        rows = np.pad(frame_bgr.reshape(h, row), ((0, 0), (0, -row % 4)))   # [H, stride]
-        buf = Gst.Buffer.new_wrapped(rows.tobytes())
+        buf = bgr_buffer(frame_bgr)
         ns_per_frame = Gst.SECOND * self.fps.denominator / self.fps.numerator
         buf.pts = int(round(self.frames * ns_per_frame))
         buf.duration = int(round((self.frames + 1) * ns_per_frame)) - buf.pts

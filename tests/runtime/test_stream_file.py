@@ -108,3 +108,18 @@ def test_trained_model_finds_the_ground_truth_persons(tmp_path):
         if len(det):
             found += int((box_iou(g, det).max(axis=1) >= 0.3).sum())
     assert total > 0 and found / total >= 0.5, f"{found}/{total} ground-truth persons found"
+
+
+def test_video_of_an_odd_width_keeps_its_picture(models, tmp_path):
+    """162 px × 3 bytes is not a multiple of 4: the frames must be padded to GStreamer's row stride (before: the
+    annotated MP4 of such a source was garbage, all green)."""
+    video = tmp_path / "odd.mp4"
+    r = run_stream("test://smpte?width=162&height=120&fps=10", "--model", models["dynamic"], "--video", video,
+                   "--max-frames", "5", "--score-thr", "1", "--status-interval", "0")   # no boxes over the bars
+    assert r.returncode == 0, r.stderr
+    from sspnet.synth.h264 import read_mp4_frames
+    _, frames = read_mp4_frames(video, keep_frames=True)
+    top = frames[0][10:60].astype(int)                    # SMPTE bars: grey, yellow, cyan, green, magenta, red, blue
+    first_bar, last_bar = top[:, 3:15].mean((0, 1)), top[:, -15:-3].mean((0, 1))   # grey, then blue (BGR)
+    assert abs(first_bar[0] - first_bar[2]) < 30 and first_bar.min() > 120, first_bar
+    assert last_bar[0] > last_bar[2] + 80, last_bar
