@@ -19,6 +19,21 @@ from sspnet.postprocess import Postprocess
 from sspnet.preprocess import Preprocess
 
 
+# What yaml.safe_load raises on bad text: besides YAMLError, PyYAML's constructors of tagged or date-like scalars
+# raise ValueError (`!!int x`, 2001-13-45), IndexError (`!!int`), KeyError (`!!bool x`) and AttributeError
+# (`!!timestamp x`)
+YAML_ERRORS = (yaml.YAMLError, ValueError, IndexError, KeyError, AttributeError)
+
+
+def yaml_error_text(path: Path, e: Exception) -> str:
+    """One line for one of YAML_ERRORS raised while reading ``path``: the file, line and column where PyYAML knows
+    them, and the problem."""
+    mark = getattr(e, "problem_mark", None)
+    at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+    problem = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
+    return f"{path}{at}: invalid YAML ({problem})"
+
+
 class ConfigError(ValueError):
     """A config file is unreadable, or a value is unknown, of the wrong type or out of bounds; the message names the
     source and the key (or line)."""
@@ -168,7 +183,7 @@ def from_dict(cls, data, where: str = "config"):
     field_of = {key: name for name, key in _yaml_keys(cls).items()}
     unknown = set(data) - set(field_of)
     if unknown:
-        raise ConfigError(f"{where}: unknown key '{sorted(unknown, key=str)[0]}' "
+        raise ConfigError(f"{where}: unknown key {str(sorted(unknown, key=str)[0])!r} "
                           f"(known: {', '.join(sorted(field_of))})")
     values = {}
     for key, raw in data.items():
@@ -197,11 +212,8 @@ def _read_yaml(path: Path, missing: str) -> dict:
         raise ConfigError(f"{path}: cannot read the config ({getattr(e, 'strerror', None) or e})") from None
     try:
         data = yaml.safe_load(text) or {}
-    except (yaml.YAMLError, ValueError) as e:   # ValueError: a bad scalar such as the date 2001-13-45
-        mark = getattr(e, "problem_mark", None)
-        at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{at}: invalid YAML ({getattr(e, 'problem', None) or str(e).splitlines()[0]})") \
-            from None
+    except YAML_ERRORS as e:
+        raise ConfigError(yaml_error_text(path, e)) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     return data
@@ -212,7 +224,7 @@ def load_config(path: str | Path) -> Config:
     data = _read_yaml(path, f"{path}: config file not found")
     base_name = data.pop("_base_", None)
     if base_name is not None:
-        if not isinstance(base_name, str) or not base_name:
+        if not isinstance(base_name, str) or not base_name.strip() or not base_name.isprintable():
             raise ConfigError(f"{path}: _base_ must name a YAML file (relative to this one), got {base_name!r}")
         base_path = path.parent / base_name
         base = _read_yaml(base_path, f"{path}: _base_ {base_name!r} not found (looked for {base_path}); fix the "

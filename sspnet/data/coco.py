@@ -40,6 +40,14 @@ def read_json(path: str | Path) -> object:
         raise ValueError(f"{path}: not UTF-8 text ({e.reason} near byte {e.start}); save it as UTF-8") from None
 
 
+def _is_file(path: Path) -> bool:
+    """``Path.is_file``, where a name the file system refuses (too long, say) is no file either."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 class ImageResolver:
     """Finds the image file of a ``file_name`` relative to the annotation file, remembering the root that worked."""
 
@@ -58,11 +66,11 @@ class ImageResolver:
     def find(self, file_name: str) -> Path | None:
         p = Path(file_name)
         if p.is_absolute():
-            return p if p.is_file() else None
+            return p if _is_file(p) else None
         order = ([self._last] if self._last is not None else []) + self.roots
         for root in order:
             cand = root / p
-            if cand.is_file():
+            if _is_file(cand):
                 self._last = root
                 return cand
         return None

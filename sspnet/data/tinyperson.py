@@ -29,7 +29,8 @@ def looks_like_tinyperson(doc: object) -> bool:
     """True when a COCO-like document uses TinyPerson's per-box flags or corner sub-images."""
     if not isinstance(doc, dict):
         return False
-    images, anns = doc.get("images") or [], doc.get("annotations") or []
+    # not lists: no TinyPerson marks here; the reader says what is wrong
+    images, anns = (v if isinstance(v, list) else [] for v in (doc.get("images"), doc.get("annotations")))
     if any(isinstance(im, dict) and CORNER_KEY in im for im in images[:1000]):
         return True
     return any(isinstance(a, dict) and any(k in a for k in MARKER_KEYS) for a in anns[:1000])

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from sspnet.config import YAML_ERRORS, yaml_error_text
 from sspnet.data.flat_fill import flat_fill_mask
 from sspnet.data.image_size import IMAGE_SUFFIXES, image_size, read_image
 from sspnet.data.label_rules import BoxCheck, text_lines
@@ -97,7 +98,9 @@ def _yaml_names(cfg: dict, where: str) -> dict[int, str]:
     if isinstance(names, list):
         return dict(enumerate(str(n) for n in names))
     if isinstance(names, dict):
-        return {int(k): str(v) for k, v in names.items()}
+        if not all(isinstance(k, int) and not isinstance(k, bool) for k in names):
+            raise ValueError(f"{where}: the keys of 'names' must be class ids (integers), got {list(names)}")
+        return {k: str(v) for k, v in names.items()}
     raise ValueError(f"{where}: 'names' must be a list or a mapping, got {type(names).__name__}")
 
 
@@ -105,8 +108,8 @@ def _read_yaml(path: Path) -> dict:
     try:
         with open(path, encoding="utf-8") as f:
             cfg = yaml.safe_load(f) or {}
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: invalid YAML ({e})") from None
+    except YAML_ERRORS as e:                    # a ValueError too: not UTF-8
+        raise ValueError(yaml_error_text(path, e)) from None
     if not isinstance(cfg, dict):
         raise ValueError(f"{path}: expected a mapping with train/val/test and names")
     return cfg
@@ -114,6 +117,8 @@ def _read_yaml(path: Path) -> dict:
 
 def _yaml_image_dirs(path: Path, split: str | None) -> tuple[list[Path], dict[int, str]]:
     cfg = _read_yaml(path)
+    if not isinstance(cfg.get("path") or "", str):
+        raise ValueError(f"{path}: 'path' must be a folder name, got {cfg['path']!r}")
     base = Path(cfg.get("path") or path.parent)
     base = base if base.is_absolute() else (path.parent / base)
     keys = [split] if split else [k for k in SPLIT_KEYS if cfg.get(k)]
