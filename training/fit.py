@@ -4,6 +4,9 @@ RUN_DIR receives ``last.pt`` (every epoch, at ``--max-steps`` and on SIGTERM/SIG
 AP50-tiny; the latest epoch's weights when there is no validation data), their ``.json`` manifests, ``steps.csv``,
 ``metrics.csv``, ``val.jsonl`` and ``curves.png``.
 Exit codes: 0 done (or ``max_steps`` reached), 1 loss not finite, 128+signal after a signal (checkpoint saved).
+A SIGKILL costs the steps since the last checkpoint and nothing more: files are written whole (temp file + rename),
+and a run that starts deletes the temp files of a write the kill cut off and the log rows after its checkpoint (all
+of them when it starts over).
 """
 from __future__ import annotations
 
@@ -237,6 +240,14 @@ class Run:
                 "lr": self.parts.optimizer.param_groups[0]["lr"], "seconds": round(seconds, 1), **res.mean_terms}
 
 
+def _remove_partial_writes(out_dir: Path) -> None:
+    """Delete the temp files (``.<name>.*.tmp``, see ``atomic_write_bytes``) of writes that a kill cut off; the run
+    folder is this run's own, so no other process is writing them."""
+    for p in sorted(out_dir.glob(".*.tmp")):
+        p.unlink()
+        print(f"removed {p}: a write cut off when an earlier run was killed", flush=True)
+
+
 def fit(opts: TrainOptions) -> int:
     """Train as described by ``opts``; returns the process exit code."""
     cfg, t = opts.cfg, opts.cfg.train
@@ -245,14 +256,14 @@ def fit(opts: TrainOptions) -> int:
     out_dir = Path(opts.out_dir)
     if info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        _remove_partial_writes(out_dir)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     _seed_everything(t.seed)
     parts = build_parts(opts, info, device)
     state, ckpt = restore(opts, parts, out_dir / "last.pt")
     log = RunLog(out_dir, enabled=info.is_main)
-    if opts.resume:
-        log.resume_at(state.global_step)
+    log.resume_at(state.global_step)   # at step 0: the rows of a run killed before its first checkpoint go too
     _log(info, f"train: {len(parts.dataset)} crops/epoch of {len(opts.train_records)} images, "
                f"{parts.steps_per_epoch} steps/epoch x {t.epochs} epochs (batch {t.batch_size} x {info.world_size} "
                f"process(es)), {len(opts.val_records)} val images, device {device}, AMP {parts.scaler.is_enabled()}"
