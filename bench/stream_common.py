@@ -16,9 +16,10 @@ TRAINED = ROOT / "models" / "sspnet_edge.pt"
 EDGE_CONFIG = ROOT / "configs" / "sspnet_edge.yaml"
 
 
-def bench_model(out_dir: Path, given: str | None = None) -> tuple[Path, str]:
+def bench_model(out_dir: Path, given: str | None = None, full_frame: bool = False) -> tuple[Path, str]:
     """(ONNX path, description): ``given`` as is; else the export of models/sspnet_edge.pt; else the export of an
-    untrained edge model (same graph and cost, random weights: fine for speed, meaningless for accuracy)."""
+    untrained edge model (same graph and cost, random weights: fine for speed, meaningless for accuracy).
+    ``full_frame``: the export with dynamic height and width (``sspnet export --full-frame``)."""
     if given:
         return Path(given), f"given: {given}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -35,14 +36,23 @@ def bench_model(out_dir: Path, given: str | None = None) -> tuple[Path, str]:
             torch.manual_seed(0)
             cfg = load_config(EDGE_CONFIG)
             save_checkpoint(ckpt, model=build_model(cfg).eval(), cfg=cfg)
-    onnx = out_dir / (ckpt.stem + "_dyn.onnx")
+    onnx = out_dir / (ckpt.stem + ("_full.onnx" if full_frame else "_dyn.onnx"))
     if not onnx.is_file() or onnx.stat().st_mtime < ckpt.stat().st_mtime:
         # own process: torch's ONNX exporter aborts in a process that has loaded GStreamer
         r = subprocess.run([sys.executable, "-m", "sspnet.cli", "export", "--checkpoint", str(ckpt), "--out", str(onnx),
-                            "--dynamic-batch"], capture_output=True, text=True)
+                            "--dynamic-batch"] + (["--full-frame"] if full_frame else []), capture_output=True, text=True)
         if r.returncode != 0:
             raise SystemExit(f"export of {ckpt} failed:\n{(r.stdout + r.stderr)[-2000:]}")
     return onnx, what
+
+
+def int8_cpu_model(onnx: Path, images: Path) -> Path:
+    """The ``--target cpu`` INT8 calibration of ``onnx`` on ``images`` (cached beside it; the form exact here)."""
+    out = onnx.with_suffix(".int8.onnx")
+    if not out.is_file() or out.stat().st_mtime < onnx.stat().st_mtime:
+        sh(BIN / "sspnet", "calibrate", "--onnx", onnx, "--images", images, "--count", "64", "--target", "cpu",
+           "--out", out)
+    return out
 
 
 def machine() -> dict:
