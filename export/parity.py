@@ -21,7 +21,7 @@ import numpy as np
 
 from sspnet.boxes import box_iou
 from sspnet.data.image_size import folder_images
-from sspnet.postprocess import Postprocess, select_detections
+from sspnet.postprocess import Postprocess, run_in_batches, select_detections
 from sspnet.preprocess import FullFrame, Preprocess, frame_to_tiles
 
 
@@ -83,16 +83,8 @@ def _ort_outputs(onnx_bytes: bytes, tiles: np.ndarray, raw_names: dict, batch: i
     so = ort.SessionOptions()
     so.log_severity_level = 3
     sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    step = batch or len(tiles)
-    outs: list[list[np.ndarray]] = [[] for _ in names]
-    for i in range(0, len(tiles), step):
-        chunk = tiles[i:i + step]
-        n = len(chunk)
-        if n < step:
-            chunk = np.concatenate([chunk, np.zeros((step - n,) + chunk.shape[1:], np.float32)])
-        for acc, arr in zip(outs, sess.run(names, {"images": chunk})):
-            acc.append(np.asarray(arr, np.float32)[:n])
-    return {k: np.concatenate(a) for k, a in zip(keys, outs)}
+    outs = run_in_batches(lambda chunk: sess.run(names, {"images": chunk}), tiles, step=batch, pad=batch is not None)
+    return {k: np.asarray(a, np.float32) for k, a in zip(keys, outs)}
 
 
 def _torch_outputs(wrapper, tiles: np.ndarray, raw_keys) -> dict:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sspnet.postprocess import detections_from_tiles, run_tiles
+from sspnet.postprocess import detections_from_tiles
 from sspnet.preprocess import TiledFrame, frame_to_tiles
 from sspnet.runtime.sources.base import Frame
 
@@ -164,7 +164,7 @@ class StreamPipeline:
                 work.tiled = frame_to_tiles(work.frame.image, pre, self.backend.full_frame)
                 work.latency_ms["pre"] = _ms(t0)
             t0 = time.perf_counter()
-            work.boxes, work.scores = run_tiles(self.backend.infer, work.tiled.batch, self.backend.max_batch)  # all tiles of the frame at once
+            work.boxes, work.scores = self.backend.infer(work.tiled.batch)   # all tiles of the frame (it chunks)
             work.latency_ms["infer"] = _ms(t0)
             work.tiled.batch = None  # the tiles are no longer needed; free them before the output stage
             if not self._put(self.q_out, work):

@@ -74,14 +74,27 @@ TOPK_AREA = 640 * 512   # the area ``pre_nms_topk`` is counted per
 RunBatch = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def run_tiles(run_batch: RunBatch, batch_nchw: np.ndarray,
-              max_batch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """All tiles of a frame through ``run_batch``: one call, or ``max_batch`` chunks for a fixed-batch model."""
-    step = max_batch or len(batch_nchw)
-    if step >= len(batch_nchw):
-        return run_batch(batch_nchw)
-    outs = [run_batch(batch_nchw[i:i + step]) for i in range(0, len(batch_nchw), step)]
-    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+def run_in_batches(run: Callable, inputs, count: int | None = None, step: int | None = None,
+                   pad: bool = False) -> tuple:
+    """The one batching loop: ``count`` inputs through ``run`` in chunks of at most ``step`` (None: all at once).
+
+    ``inputs``: an array [T, ...], or ``inputs(i, j)`` making chunk i:j only when its turn comes (a 20 MP still's
+    tiles need not all be in memory). ``pad``: the last chunk is zero-padded to ``step`` (a fixed-batch model) and
+    the outputs cut back. ``run(chunk)`` returns a tuple of arrays with the batch first; so does this.
+    """
+    count = len(inputs) if count is None else count
+    step = step or count
+    chunk = inputs if callable(inputs) else (lambda i, j: inputs[i:j])
+    parts = []
+    for i in range(0, count, step):
+        x = chunk(i, min(i + step, count))
+        n = len(x)
+        if pad and n < step:
+            x = np.concatenate([x, np.zeros((step - n,) + x.shape[1:], x.dtype)])
+        parts.append([np.asarray(o)[:n] for o in run(x)])
+    if len(parts) == 1:
+        return tuple(parts[0])
+    return tuple(np.concatenate(outs) for outs in zip(*parts))
 
 
 def detections_from_tiles(boxes: np.ndarray, scores: np.ndarray, corners_xyxy: np.ndarray, scale: float,
@@ -106,8 +119,6 @@ def detect_frame(frame_bgr: np.ndarray, pre: Preprocess, post: Postprocess, run_
     check_frame(frame_bgr)
     resized = resize_frame(frame_bgr, pre.scale)
     corners = input_layout(resized.shape[1], resized.shape[0], pre, full_frame)   # [T, 4]
-    step = max_batch or len(corners)
-    outs = [run_batch(normalize(crop_tiles(resized, corners[i:i + step]), pre))
-            for i in range(0, len(corners), step)]
-    boxes, scores = np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+    boxes, scores = run_in_batches(run_batch, lambda i, j: normalize(crop_tiles(resized, corners[i:j]), pre),
+                                   len(corners), max_batch)
     return detections_from_tiles(boxes, scores, corners, pre.scale, (frame_bgr.shape[1], frame_bgr.shape[0]), post)

@@ -81,17 +81,3 @@ def check_batch(batch_nchw: np.ndarray, chw: tuple, where: str, full_frame: Full
         raise ValueError(f"{where}: expected a batch [T>=1, {', '.join(map(str, chw))}]{accepted}, got "
                          f"{list(batch_nchw.shape)}")
     return np.ascontiguousarray(batch_nchw, dtype=np.float32)
-
-
-def run_fixed_batch(run, batch: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Run a fixed-batch model on any number of tiles: chunks of ``size``, the last padded with zeros."""
-    boxes, scores = [], []
-    for i in range(0, len(batch), size):
-        chunk = batch[i:i + size]
-        n = len(chunk)
-        if n < size:
-            chunk = np.concatenate([chunk, np.zeros((size - n,) + chunk.shape[1:], chunk.dtype)])
-        b, s = run(chunk)
-        boxes.append(b[:n])
-        scores.append(s[:n])
-    return np.concatenate(boxes), np.concatenate(scores)

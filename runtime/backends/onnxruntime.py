@@ -17,10 +17,10 @@ import numpy as np
 
 from sspnet.cpu_int8 import cpu_info, mismatch_warning
 from sspnet.manifest import manifest_path, read_manifest, sha256_file
-from sspnet.postprocess import Postprocess
+from sspnet.postprocess import Postprocess, run_in_batches
 from sspnet.preprocess import Preprocess
 from sspnet.runtime.backends.base import (MODEL_ARTIFACTS, ManifestMismatch, check_batch, full_frame_spec,
-                                          input_spec, run_fixed_batch)
+                                          input_spec)
 
 _WARNED: set = set()   # INT8 models already warned about in this process (the CPU-form warning comes once)
 
@@ -148,9 +148,8 @@ class OnnxRuntimeBackend:
     def infer(self, batch_nchw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[T, 3, H, W] float32 → (boxes [T, K, 4] xyxy in tile-input px, scores [T, K]); any T >= 1."""
         batch = check_batch(batch_nchw, self.chw, str(self.path), self.full_frame)
-        if self.max_batch is None:
-            return self._run(batch)
-        return run_fixed_batch(self._run, batch, self.max_batch)
+        # a fixed-batch model: chunks of its batch, the last padded
+        return run_in_batches(self._run, batch, step=self.max_batch, pad=self.max_batch is not None)
 
     def describe(self) -> str:
         batch = "dynamic" if self.max_batch is None else f"fixed {self.max_batch}"

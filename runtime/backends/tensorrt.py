@@ -17,7 +17,7 @@ import numpy as np
 
 from sspnet.engine_manifest import EngineMismatch, check_engine_compat, refusal_message, validate_engine_manifest
 from sspnet.manifest import manifest_path, read_manifest
-from sspnet.postprocess import Postprocess
+from sspnet.postprocess import Postprocess, run_in_batches
 from sspnet.preprocess import Preprocess
 from sspnet.gpu import open_gpu
 
@@ -162,10 +162,7 @@ class TensorRTBackend:
         if x.shape[0] == 0:
             return tuple(np.zeros((0,) + self._bufs[n][0].array.shape[1:], np.float32)
                          for n in self._named_outputs())
-        parts = [self._run(x[i:i + self.max_batch]) for i in range(0, x.shape[0], self.max_batch)]
-        outs = [np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
-                for k in range(len(self.output_names))]
-        named = dict(zip(self.output_names, outs))
+        named = dict(zip(self.output_names, run_in_batches(self._run, x, step=self.max_batch)))
         return tuple(named[n] for n in self._named_outputs())
 
     def _named_outputs(self) -> list[str]:
