@@ -15,6 +15,7 @@ Writes bench-out/error_analysis/<name>.json (+ .png) and the detections (<name>.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -31,8 +32,6 @@ THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 def load_records(datas: list[str], split: str | None) -> list:
-    import dataclasses
-
     from sspnet.data import load_dataset
     from sspnet.training.split import read_split, select_records
     records = []
@@ -170,7 +169,10 @@ def main(argv=None) -> int:
     ap.add_argument("--split", help="group split: analyse its validation part")
     ap.add_argument("--name", help="name of the outputs (default: the model's stem)")
     ap.add_argument("--dets", help="re-use detections written by an earlier run instead of running the model")
+    ap.add_argument("--scale", type=float, help="frame up-scaling before tiling, instead of the model's manifest")
     args = ap.parse_args(argv)
+    if args.scale is not None and args.scale <= 0:
+        ap.error(f"--scale {args.scale}: must be > 0")
 
     from sspnet.evaluation import detect_dataset, evaluate
     from sspnet.evaluation.bootstrap import bootstrap_interval
@@ -185,6 +187,8 @@ def main(argv=None) -> int:
         dets = load_detections(args.dets, records)
     else:
         detector = open_detector(args.model)
+        if args.scale is not None:
+            detector.preprocess = dataclasses.replace(detector.preprocess, scale=args.scale)
         dets = detect_dataset(records, detector, progress=True)
         save_detections(work / f"{name}.dets.json", dets)
     seconds = time.perf_counter() - t0
@@ -199,7 +203,7 @@ def main(argv=None) -> int:
          f"[{interval['lo']:.1f}, {interval['hi']:.1f}] on {len(records)} frames", bins, g, curve, fp_per_frame)
     doc = {"headline": {"metric": "AP50_tiny", "value": round(interval["value"], 2), "unit": "AP",
                         "interval90": [round(interval["lo"], 2), round(interval["hi"], 2)]},
-           "model": args.model, "data": args.data, "split": args.split, "frames": len(records),
+           "model": args.model, "scale": args.scale, "data": args.data, "split": args.split, "frames": len(records),
            "persons": int(num_gt), "groups": interval["groups"], "detect_seconds": round(seconds, 1),
            "metrics": {k: round(v, 2) for k, v in metrics.items() if k.startswith("AP")},
            "by_size": bins, "operating_points": points, "fp_per_frame_by_score": fp_per_frame,

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["int8_cpu", "stream", "latency", "soak", "accuracy", "neck_ablation"]
+ORDER = ["int8_cpu", "stream", "multistream", "full_frame_agreement", "latency", "soak", "accuracy", "neck_ablation",
+         "roofline"]
 ARGS = {"soak": ["--minutes", "3"]}   # a shorter soak inside the full run; `python bench/soak.py` alone runs 10 min
 
 

@@ -5,8 +5,9 @@
   by an ``IInt8*Calibrator`` subclass that only reads the cache and never asks for batches (implicit). FP16 is
   enabled with INT8 so unquantized layers don't fall to FP32, and the nodes the calibration report kept in float
   get a per-layer precision (``PREFER_PRECISION_CONSTRAINTS``).
-- One optimization profile for the tile batch; a timing cache persisted per device (GPU name + SM + TensorRT
-  version in the file name); DLA with GPU fallback. No header is written into the engine file.
+- One optimization profile: the tile batch and, for a full-frame ONNX, height and width too
+  (``BuildPlan.profile_shapes``); a timing cache persisted per device (GPU name + SM + TensorRT version in the file
+  name); DLA with GPU fallback. No header is written into the engine file.
 Only ``sspnet build`` calls this; it is written from the documented API and has not been run here (no GPU).
 """
 from __future__ import annotations
@@ -187,15 +188,11 @@ def build_engine(plan: BuildPlan, gpu_index: int = 0) -> Path:
     for name in flags:
         config.set_flag(getattr(trt.BuilderFlag, name))
 
-    inp = network.get_input(0)
-    profile_info = None
-    if plan.batch is not None:
-        shapes = [plan.input_shape(b) for b in plan.batch]
+    shapes = plan.profile_shapes()
+    if shapes is not None:
         profile = builder.create_optimization_profile()
-        profile.set_shape(inp.name, *shapes)
+        profile.set_shape(network.get_input(0).name, *shapes)
         config.add_optimization_profile(profile)
-        profile_info = {"input": inp.name, "batch": list(plan.batch), "min": list(shapes[0]),
-                        "opt": list(shapes[1]), "max": list(shapes[2])}
 
     tc_path = timing_cache_path(plan.timing_cache, key)
     old = tc_path.read_bytes() if tc_path.is_file() else b""
@@ -232,7 +229,7 @@ def build_engine(plan: BuildPlan, gpu_index: int = 0) -> Path:
         "precision": plan.precision, "quantization": plan.quantization, "strongly_typed": not f.weak_typing,
         "builder_flags": flags, "nodes_kept_float": list(plan.keep_float_nodes), "layers_kept_float": pinned,
         "keep_float_dtype": plan.keep_float_dtype if pinned else None,
-        "profile": profile_info, "workspace_mb": plan.workspace_mb, "dla_core": plan.dla_core,
+        "profile": plan.profile_record(), "workspace_mb": plan.workspace_mb, "dla_core": plan.dla_core,
         "timing_cache": {"path": str(tc_path), "device_key": key},
         "onnx": {"path": plan.onnx.path.name, "sha256": sha256_file(plan.onnx.path)},
         "calibration_cache": calib_info,

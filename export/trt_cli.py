@@ -2,7 +2,12 @@
 
     sspnet build --onnx model.onnx|model.int8.onnx --out model.engine [--precision fp32|fp16|int8]
                  [--calib-cache C] [--batch min:opt:max] [--workspace MB] [--timing-cache F] [--dla N]
+                 [--full-frame-min WxH] [--full-frame-opt WxH] [--full-frame-max WxH]
                  [--print-trtexec] [--trt-version X]
+
+A full-frame ONNX ('sspnet export --full-frame') gets height and width in its profile: min the tile size, opt a
+1080p frame at the manifest's scale padded to its multiple, max the manifest's input.full_frame (see
+``trt_plan.FrameProfile``); the --full-frame-* options override them, as trtexec's --minShapes/--optShapes/--maxShapes.
 
 ``--print-trtexec --trt-version X`` needs no TensorRT: it prints the trtexec command for version X on stdout
 (notes go to stderr). Without TensorRT and without --print-trtexec, the command says how to install it.
@@ -14,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+from sspnet.data.image_size import parse_wh
 from sspnet.export.trt_plan import PRECISIONS, PlanError, plan_build
 from sspnet.export.trt_versions import TensorRTMissing, detect, features, parse_version
 
@@ -27,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calib-cache", type=Path,
                         help="TensorRT calibration cache for implicit INT8 from an FP32 ONNX (TensorRT <= 10 only)")
     parser.add_argument("--batch", help="tile-batch profile min:opt:max for a dynamic-batch ONNX (default 1:8:16)")
+    for key, default in (("min", "the tile size"), ("opt", "1080p at the manifest's scale, padded"),
+                         ("max", "the ONNX manifest's input.full_frame")):
+        parser.add_argument(f"--full-frame-{key}", type=parse_wh, metavar="WxH",
+                            help=f"{key} width x height of a full-frame ONNX's profile (default {default})")
     parser.add_argument("--workspace", type=int, metavar="MB", help="builder workspace limit in MiB")
     parser.add_argument("--timing-cache", metavar="F",
                         help="timing cache file, or a folder (existing, or ending in /) for per-device files "
@@ -79,6 +89,14 @@ def _is_folder(raw: str | None) -> bool:
     return raw is not None and (raw.endswith(("/", os.sep)) or Path(raw).is_dir())
 
 
+def _frames(plan) -> str:
+    f = plan.full_frame
+    if f is None:
+        return "tiles only"
+    return "full frames " + " / ".join(f"{k} {w}x{h}" for k, (w, h) in
+                                       (("min", f.min_wh), ("opt", f.opt_wh), ("max", f.max_wh)))
+
+
 def _print_trtexec(plan, timing_raw: str | None) -> int:
     from sspnet.export.trtexec import trtexec_line, trtexec_notes
     timing = plan.timing_cache
@@ -104,12 +122,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         plan = plan_build(args.onnx, args.out, features=f, precision=args.precision, calib_cache=args.calib_cache,
                           batch=args.batch, workspace_mb=args.workspace, timing_cache=args.timing_cache,
-                          dla_core=args.dla, preview=args.print_trtexec)
+                          dla_core=args.dla, full_frame_min=args.full_frame_min, full_frame_opt=args.full_frame_opt,
+                          full_frame_max=args.full_frame_max, preview=args.print_trtexec)
     except PlanError as e:
         return _usage_error(str(e))
     print(f"sspnet build: TensorRT {f.version} ({f.family}), {plan.onnx.path.name} → {plan.out}, "
           f"precision {plan.precision} ({plan.quantization}), "
           f"batch {':'.join(map(str, plan.batch)) if plan.batch else f'static {plan.static_batch}'}, "
+          f"{_frames(plan)}, "
           f"workspace {plan.workspace_mb or 'default'} MiB, dla {plan.dla_core if plan.dla_core is not None else 'off'}",
           file=sys.stderr)
     if args.print_trtexec:

@@ -12,9 +12,13 @@ from pathlib import Path
 
 from sspnet.export.trt_versions import TrtFeatures
 from sspnet.manifest import manifest_path, read_manifest, sha256_file
+from sspnet.preprocess import FullFrame
 
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_BATCH = (1, 8, 16)      # tiles per call: a 1080p frame at scale 1 is 12 tiles of 640x512
+# whole frames per call: TensorRT reserves activation memory for max batch x the largest frame (16 4K frames)
+FULL_FRAME_BATCH = (1, 1, 1)
+OPT_FRAME_WH = (1920, 1080)     # the frame the full-frame profile is tuned for, before the manifest's scale
 QUANT_OPS = {"QuantizeLinear", "DequantizeLinear"}
 # calibration-cache header algorithm (line 1: TRT-<version>-<algorithm>) → the TensorRT calibrator class that reads it
 CALIBRATORS = {"EntropyCalibration2": "IInt8EntropyCalibrator2", "MinMaxCalibration": "IInt8MinMaxCalibrator",
@@ -48,6 +52,22 @@ class CalibCache:
 
 
 @dataclass(frozen=True)
+class FrameProfile:
+    """Height and width range of a full-frame engine's profile, each (w, h) px. Defaults (``frame_profile``):
+    min = the tile size (frames beyond max run as tiles through the same profile; the backend pads a smaller
+    whole frame up to min), opt = a 1080p frame at the manifest's scale padded to ``multiple`` and clipped to
+    [min, max], max = the ONNX manifest's ``input.full_frame`` rounded down to ``multiple``."""
+    min_wh: tuple
+    opt_wh: tuple
+    max_wh: tuple
+    multiple: int
+
+    def accepted(self) -> dict:
+        """The engine's ``input.full_frame``: the largest whole frame it takes, in the ONNX manifest's form."""
+        return FullFrame(*self.max_wh, self.multiple).to_dict()
+
+
+@dataclass(frozen=True)
 class BuildPlan:
     onnx: OnnxInfo
     out: Path
@@ -56,6 +76,7 @@ class BuildPlan:
     features: TrtFeatures
     batch: tuple | None                     # (min, opt, max) for a dynamic batch, None for a static one
     static_batch: int | None
+    full_frame: FrameProfile | None = None  # dynamic height and width (sspnet export --full-frame)
     workspace_mb: int | None = None
     timing_cache: Path | None = None
     dla_core: int | None = None
@@ -65,8 +86,25 @@ class BuildPlan:
     onnx_manifest: dict | None = None
     warnings: tuple = field(default=())
 
-    def input_shape(self, n: int) -> tuple:
-        return (n,) + tuple(self.onnx.input_shape[1:])
+    def profile_shapes(self) -> tuple | None:
+        """(min, opt, max) input shapes [N, C, H, W] of the one optimization profile; None for a static input."""
+        if self.batch is None and self.full_frame is None:
+            return None
+        batches = self.batch or (self.static_batch,) * 3
+        if self.full_frame is None:
+            return tuple((b,) + tuple(self.onnx.input_shape[1:]) for b in batches)
+        f, c = self.full_frame, self.onnx.input_shape[1]
+        return tuple((b, c, h, w) for b, (w, h) in zip(batches, (f.min_wh, f.opt_wh, f.max_wh)))
+
+    def profile_record(self) -> dict | None:
+        """The engine manifest's ``tensorrt.profile``: the shapes TensorRT was given, and for a full-frame engine
+        the ``input.full_frame`` the runtime reads."""
+        shapes = self.profile_shapes()
+        if shapes is None:
+            return None
+        return {"input": self.onnx.input_name, "batch": list(self.batch) if self.batch else None,
+                "min": list(shapes[0]), "opt": list(shapes[1]), "max": list(shapes[2]),
+                "full_frame": self.full_frame.accepted() if self.full_frame else None}
 
 
 def _dims(value_info) -> tuple:
@@ -120,6 +158,76 @@ def parse_batch(text: str) -> tuple:
     return b
 
 
+def _wh(wh: tuple) -> str:
+    return f"{wh[0]}x{wh[1]}"
+
+
+def _clip(wh: tuple, lo: tuple, hi: tuple) -> tuple:
+    return tuple(min(max(v, a), b) for v, a, b in zip(wh, lo, hi))
+
+
+def _manifest_frame(info: OnnxInfo, manifest: dict | None) -> tuple:
+    """(FullFrame, tile (w, h), scale) from the ONNX manifest of a full-frame ONNX, or a PlanError saying why not."""
+    where = manifest_path(info.path).name
+    d = ((manifest or {}).get("input") or {}).get("full_frame")
+    if d is None:
+        raise PlanError(f"{info.path.name}: input {info.input_name} {list(info.input_shape)} has dynamic height and "
+                        f"width, but {where} has no input.full_frame to size the profile from; re-export with "
+                        f"'sspnet export --full-frame WxH' (it writes both)")
+    try:
+        ff = FullFrame.from_dict(d)
+        tile = (int(manifest["input"]["width"]), int(manifest["input"]["height"]))
+        scale = float((manifest.get("preprocess") or {}).get("scale", 1.0))
+    except (KeyError, TypeError, ValueError) as e:
+        raise PlanError(f"{where}: input.full_frame or the tile size is malformed ({e!r}); re-export the "
+                        f"model") from None
+    return ff, tile, scale
+
+
+def frame_profile(info: OnnxInfo, manifest: dict | None, min_wh: tuple | None = None, opt_wh: tuple | None = None,
+                  max_wh: tuple | None = None) -> FrameProfile | None:
+    """The height/width profile of a full-frame ONNX (dynamic H and W), None for a fixed-size one. ``*_wh``:
+    --full-frame-min/-opt/-max overrides, (w, h) px; the defaults are FrameProfile's."""
+    given = [f"--full-frame-{k}" for k, v in (("min", min_wh), ("opt", opt_wh), ("max", max_wh)) if v is not None]
+    shape = info.input_shape
+    if all(d is not None for d in shape[1:]):
+        if given:
+            raise PlanError(f"{', '.join(given)}: {info.path.name} has a fixed input size {list(shape)}; these set "
+                            f"the profile of a full-frame ONNX ('sspnet export --full-frame')")
+        if ((manifest or {}).get("input") or {}).get("full_frame") is not None:
+            raise PlanError(f"{manifest_path(info.path).name}: input.full_frame, but {info.path.name}'s input "
+                            f"{list(shape)} has a fixed height and width; the sidecar does not describe this model")
+        return None
+    if len(shape) != 4 or shape[1] is None or shape[2] is not None or shape[3] is not None:
+        raise PlanError(f"{info.path.name}: input {info.input_name} {list(shape)}: only the batch, or height and "
+                        f"width together ('sspnet export --full-frame'), may be dynamic")
+    ff, tile, scale = _manifest_frame(info, manifest)
+    m = ff.multiple
+    top = (ff.max_w // m * m, ff.max_h // m * m)        # the largest padded frame ff.fits() accepts
+    lo, hi = min_wh or tile, max_wh or top
+    opt = opt_wh or _clip(ff.padded(*(round(v * scale) for v in OPT_FRAME_WH)), lo, hi)
+    _check_frames(info.path.name, ff, tile, top, lo, opt, hi)
+    return FrameProfile(min_wh=tuple(lo), opt_wh=tuple(opt), max_wh=tuple(hi), multiple=m)
+
+
+def _check_frames(name: str, ff: FullFrame, tile: tuple, top: tuple, lo: tuple, opt: tuple, hi: tuple) -> None:
+    """A PlanError unless min <= tile <= max, min <= opt <= max <= the export's maximum ``top``, and opt and max
+    are sizes a padded whole frame can have (multiples of ``ff.multiple``)."""
+    for key, wh in (("max", hi), ("opt", opt)):
+        if ff.padded(*wh) != tuple(wh):
+            raise PlanError(f"full-frame {key} {_wh(wh)}: whole frames are padded to multiples of {ff.multiple} "
+                            f"(input.full_frame.multiple); use --full-frame-{key} {_wh(ff.padded(*wh))}")
+    if hi[0] > top[0] or hi[1] > top[1]:
+        raise PlanError(f"--full-frame-max {_wh(hi)}: {name} was exported for whole frames up to {_wh(top)}; "
+                        f"re-export with 'sspnet export --full-frame WxH' for larger ones")
+    if not all(a <= t <= b for a, t, b in zip(lo, tile, hi)):
+        raise PlanError(f"full-frame min {_wh(lo)}, max {_wh(hi)}: the tile size {_wh(tile)} must lie between "
+                        f"them (frames beyond the maximum run as tiles through the same profile)")
+    if not all(a <= o <= b for a, o, b in zip(lo, opt, hi)):
+        raise PlanError(f"full-frame min {_wh(lo)}, opt {_wh(opt)}, max {_wh(hi)}: need min <= opt <= max in "
+                        f"width and height (set them with --full-frame-min/-opt/-max WxH)")
+
+
 def read_calib_cache(path: str | Path) -> CalibCache:
     path = Path(path)
     if not path.is_file():
@@ -168,9 +276,11 @@ def _resolve_precision(info: OnnxInfo, precision: str | None, cache: CalibCache 
 def plan_build(onnx: str | Path, out: str | Path, *, features: TrtFeatures, precision: str | None = None,
                calib_cache: str | Path | None = None, batch: str | None = None, workspace_mb: int | None = None,
                timing_cache: str | Path | None = None, dla_core: int | None = None,
-               preview: bool = False) -> BuildPlan:
+               full_frame_min: tuple | None = None, full_frame_opt: tuple | None = None,
+               full_frame_max: tuple | None = None, preview: bool = False) -> BuildPlan:
     """Validate a build request against the ONNX and the TensorRT version. ``preview`` (for --print-trtexec) turns
-    the graph-content checks that only matter at build time into warnings; option errors stay errors."""
+    the graph-content checks that only matter at build time into warnings; option errors stay errors.
+    ``full_frame_*``: (w, h) overrides of a full-frame ONNX's height/width profile (see ``frame_profile``)."""
     info = inspect_onnx(onnx)
     cache = read_calib_cache(calib_cache) if calib_cache is not None else None
     v = features.version
@@ -209,10 +319,9 @@ def plan_build(onnx: str | Path, out: str | Path, *, features: TrtFeatures, prec
         raise PlanError(f"{info.path.name}: opset {info.opset} < 13; TensorRT's explicit quantization needs "
                         f"per-channel Q/DQ from opset 13")
 
+    onnx_manifest = read_manifest(info.path) if manifest_path(info.path).is_file() else None
+    frames = frame_profile(info, onnx_manifest, full_frame_min, full_frame_opt, full_frame_max)
     shape = info.input_shape
-    if any(d is None for d in shape[1:]):
-        raise PlanError(f"{info.path.name}: input {info.input_name} {shape} has dynamic spatial dims; only the "
-                        f"batch may be dynamic (re-export with a fixed --input WxH)")
     requested = parse_batch(batch) if batch is not None else None
     if shape and shape[0] is not None:
         static = shape[0]
@@ -221,7 +330,7 @@ def plan_build(onnx: str | Path, out: str | Path, *, features: TrtFeatures, prec
                             f"'sspnet export --dynamic-batch' for a batch profile")
         profile = None
     else:
-        static, profile = None, requested or DEFAULT_BATCH
+        static, profile = None, requested or (FULL_FRAME_BATCH if frames else DEFAULT_BATCH)
 
     if workspace_mb is not None and workspace_mb <= 0:
         raise PlanError(f"--workspace {workspace_mb}: must be a positive number of MiB")
@@ -234,13 +343,12 @@ def plan_build(onnx: str | Path, out: str | Path, *, features: TrtFeatures, prec
             raise PlanError(f"--dla with {cache.path.name}: DLA needs an EntropyCalibration2 cache, this one is "
                             f"{cache.algorithm}; recalibrate with --method entropy")
 
-    onnx_manifest = read_manifest(info.path) if manifest_path(info.path).is_file() else None
     keep = _excluded_nodes(cache.manifest if cache is not None else None) or _excluded_nodes(onnx_manifest)
     if keep:
         unknown = [n for n in keep if n not in info.node_outputs]
         if unknown:
             warnings.append(f"nodes kept in float by the calibration report are not in {info.path.name}: {unknown}")
     return BuildPlan(onnx=info, out=Path(out), precision=precision, quantization=quantization, features=features,
-                     batch=profile, static_batch=static, workspace_mb=workspace_mb,
+                     batch=profile, static_batch=static, full_frame=frames, workspace_mb=workspace_mb,
                      timing_cache=Path(timing_cache) if timing_cache is not None else None, dla_core=dla_core,
                      calib=cache, keep_float_nodes=keep, onnx_manifest=onnx_manifest, warnings=tuple(warnings))

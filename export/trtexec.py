@@ -3,7 +3,9 @@
 8.6 / 10.x (weakly typed): ``--fp16`` (and ``--int8``) choose precision; the implicit path adds ``--calib=CACHE``
 and, for nodes the calibration kept in float, ``--precisionConstraints=prefer --layerPrecisions=name:fp16,…``.
 11.x (always strongly typed): no precision flags at all (``--int8 --fp16 --best --calib`` were removed), and
-``--stronglyTyped`` is not needed. Paths are quoted with shlex so the line pastes safely into a shell.
+``--stronglyTyped`` is not needed. A dynamic batch or a full-frame ONNX (dynamic height and width) gets the plan's
+one profile as ``--minShapes/--optShapes/--maxShapes=images:NxCxHxW``. Paths are quoted with shlex so the line
+pastes safely into a shell.
 """
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ from pathlib import Path
 from sspnet.export.trt_plan import BuildPlan, PlanError
 
 
-def _shape(plan: BuildPlan, n: int) -> str:
-    return f"{plan.onnx.input_name}:" + "x".join(str(d) for d in plan.input_shape(n))
+def _shape(plan: BuildPlan, shape: tuple) -> str:
+    return f"{plan.onnx.input_name}:" + "x".join(str(d) for d in shape)
 
 
 def layer_precisions(plan: BuildPlan) -> list[str]:
@@ -42,10 +44,10 @@ def trtexec_argv(plan: BuildPlan, timing_cache: Path | None = None, executable: 
             raise PlanError(f"node names with ',' cannot be passed to --layerPrecisions: {bad}")
         if specs:
             argv += ["--precisionConstraints=prefer", "--layerPrecisions=" + ",".join(specs)]
-    if plan.batch is not None:
-        lo, opt, hi = plan.batch
-        argv += [f"--minShapes={_shape(plan, lo)}", f"--optShapes={_shape(plan, opt)}",
-                 f"--maxShapes={_shape(plan, hi)}"]
+    shapes = plan.profile_shapes()
+    if shapes is not None:
+        lo, opt, hi = (_shape(plan, s) for s in shapes)
+        argv += [f"--minShapes={lo}", f"--optShapes={opt}", f"--maxShapes={hi}"]
     if plan.workspace_mb is not None:
         argv.append(f"--memPoolSize=workspace:{plan.workspace_mb}M")
     if timing_cache is not None:

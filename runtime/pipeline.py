@@ -1,13 +1,20 @@
-"""Decode, inference and output in three threads joined by small bounded queues.
+"""Decode, inference and output in threads joined by small bounded queues; one or many sources, one backend.
 
-    decode thread   source.next() → [files: pre-process] → q_in
-    infer thread    q_in → [live: pre-process the newest frame] → backend (all tiles of a frame, one call) → q_out
-    output thread   q_out → post-process (core decode/NMS/merge) → tracker → sinks → stats
+    decode thread, per source   source.next() → [files: pre-process] → lane.q_in
+    infer thread, shared        the waiting frame of every lane that has one → [live: pre-process the newest]
+                                → one backend call for all their tiles (same-shape inputs batched across sources,
+                                  as DeepStream's nvstreammux does) → each lane's q_out
+    output thread, per source   lane.q_out → post-process (core decode/NMS/merge) → tracker → sinks → stats
 
-While the backend runs frame n, the decoder already delivers (and for files pre-processes) frame n+1, and the
+While the backend runs frame n, each decoder already delivers (and for files pre-processes) frame n+1, and each
 output thread publishes frame n-1. Files lose no frame: every queue put blocks (back-pressure). Live sources keep
 only the newest frame: ``q_in`` holds one frame and a newer one replaces it (counted as a drop), so the age of what
 gets published stays bounded by roughly one processing period whatever the source's rate.
+
+Many sources: once a frame is ready, the infer thread gives the other streaming sources at most ``batch_timeout_s``
+to deliver theirs, then runs what it has; a lost or reconnecting source is not waited for (it only drops out of
+the batches), and a source whose output stage is behind (its q_out is full) is skipped instead of blocked on.
+A source that fails or ends closes its lane; the others go on.
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -36,6 +44,7 @@ class FrameResult:
     track_ids: np.ndarray | None      # [K] int64 with --track, else None
     tiles: int
     latency_ms: dict = field(default_factory=dict)   # decode, pre, infer, post, age
+    batch_frames: int = 1             # frames (of all sources) in the backend call that ran this one
 
 
 @dataclass
@@ -44,32 +53,67 @@ class _Work:
     tiled: TiledFrame | None = None
     boxes: np.ndarray | None = None
     scores: np.ndarray | None = None
+    batch_frames: int = 1
     latency_ms: dict = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Lane:
+    """One source through the shared backend: its reader (a started ResilientSource), where its results go
+    (``publish(result)``), its own tracker and statistics."""
+    reader: object
+    publish: Callable
+    tracker: object = None
+    stats: object = None
+    # one pre-processed frame waits while the backend runs (a 1080p frame's tiles are ~47 MB of float32)
+    q_in: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=1))
+    q_out: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=2))
+    published: int = 0
+    queue_drops: int = 0
+    done: bool = False                 # max_frames published: the lane drains without publishing
+    failure: BaseException | None = None
+    failure_trace: str = ""
 
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1e3
 
 
-class StreamPipeline:
-    """Runs ``reader`` (a started ResilientSource) through ``backend`` into ``publish(result)``; ``max_frames``
-    stops the run after that many published frames (a file stops reading there too)."""
+def infer_frames(backend, batches: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(boxes, scores) per frame for the frames' input batches, in one backend call per input shape: tiles of
+    every source share the model's tile shape; whole frames batch with frames of the same padded size."""
+    out: list = [None] * len(batches)
+    by_shape: dict = {}
+    for i, b in enumerate(batches):
+        by_shape.setdefault(b.shape[1:], []).append(i)
+    for idx in by_shape.values():
+        joined = batches[idx[0]] if len(idx) == 1 else np.concatenate([batches[i] for i in idx])
+        boxes, scores = backend.infer(joined)          # the backend chunks to its batch size
+        ends = np.cumsum([len(batches[i]) for i in idx])
+        for i, lo, hi in zip(idx, np.r_[0, ends[:-1]], ends):
+            out[i] = (boxes[lo:hi], scores[lo:hi])
+    return out
 
-    def __init__(self, reader, backend, publish, *, tracker=None, stats=None, max_frames: int | None = None):
-        self.reader, self.backend, self.publish = reader, backend, publish
-        self.tracker, self.stats, self.max_frames = tracker, stats, max_frames
-        self.live = reader.live
-        self.stop = reader.stop                    # one event stops reading, the threads and the back-off waits
-        # one pre-processed frame waits while the backend runs (a 1080p frame's tiles are ~47 MB of float32)
-        self.q_in: queue.Queue = queue.Queue(maxsize=1)
-        self.q_out: queue.Queue = queue.Queue(maxsize=2)
-        self.failure: BaseException | None = None
+
+class StreamPipeline:
+    """Runs each lane's reader through ``backend`` into its ``publish``; ``max_frames`` stops a lane after that many
+    published frames (a file stops reading there too). ``stop`` (the readers' event) stops everything."""
+
+    def __init__(self, lanes: list[Lane], backend, stop: threading.Event, *, max_frames: int | None = None,
+                 batch_timeout_s: float = 0.02):
+        self.lanes, self.backend, self.stop, self.max_frames = list(lanes), backend, stop, max_frames
+        self.batch_timeout_s = batch_timeout_s
+        self.failure: BaseException | None = None   # the backend or an output failed: the whole run stopped
         self.failure_trace = ""            # its traceback: an unexpected error must not lose where it came from
-        self.queue_drops = 0
-        self.published = 0
-        self._threads = [threading.Thread(target=self._guard, args=(fn,), name=f"sspnet-{name}", daemon=True)
-                         for name, fn in (("decode", self._decode_loop), ("infer", self._infer_loop),
-                                          ("output", self._output_loop))]
+        self._ready = threading.Event()    # a lane got a frame or made room: the infer thread looks again
+        self._threads = [self._thread("infer", self._guard, self._infer_loop)]
+        for i, lane in enumerate(self.lanes):
+            self._threads += [self._thread(f"decode{i}", self._guard_decode, lane),
+                              self._thread(f"output{i}", self._guard, self._output_loop, lane)]
+
+    @staticmethod
+    def _thread(name: str, target, *args) -> threading.Thread:
+        return threading.Thread(target=target, args=args, name=f"sspnet-{name}", daemon=True)
 
     # -- control -----------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -86,13 +130,27 @@ class StreamPipeline:
     def request_stop(self) -> None:
         self.stop.set()
 
-    def _guard(self, loop) -> None:
+    def failures(self) -> list[tuple[BaseException, str]]:
+        """(error, traceback) of the run and of each lane whose source failed, in that order."""
+        found = [(self.failure, self.failure_trace)] if self.failure is not None else []
+        return found + [(lane.failure, lane.failure_trace) for lane in self.lanes if lane.failure is not None]
+
+    def _guard(self, loop, *args) -> None:
         try:
-            loop()
+            loop(*args)
         except Exception as e:  # noqa: BLE001 - reported by the caller, which exits nonzero
             if self.failure is None:
                 self.failure, self.failure_trace = e, traceback.format_exc()
             self.stop.set()
+
+    def _guard_decode(self, lane: Lane) -> None:
+        """A source that fails closes its own lane (what it published stays); the other sources go on."""
+        try:
+            self._decode_loop(lane)
+        except Exception as e:  # noqa: BLE001 - reported by the caller, which exits nonzero
+            lane.failure, lane.failure_trace = e, traceback.format_exc()
+        self._put(lane.q_in, _END)
+        self._ready.set()
 
     # -- queues ------------------------------------------------------------------------------------------------------
     def _put(self, q: queue.Queue, item) -> bool:
@@ -105,21 +163,21 @@ class StreamPipeline:
                 continue
         return False
 
-    def _put_newest(self, item) -> None:
+    def _put_newest(self, lane: Lane, item) -> None:
         """Live: the newest frame replaces a waiting one."""
         try:
-            self.q_in.put_nowait(item)
+            lane.q_in.put_nowait(item)
             return
         except queue.Full:
             pass
         try:
-            self.q_in.get_nowait()
-            self.queue_drops += 1
-            if self.stats is not None:
-                self.stats.queue_drops = self.queue_drops
+            lane.q_in.get_nowait()
+            lane.queue_drops += 1
+            if lane.stats is not None:
+                lane.stats.queue_drops = lane.queue_drops
         except queue.Empty:
             pass
-        self.q_in.put_nowait(item)  # single producer: there is room now
+        lane.q_in.put_nowait(item)  # this thread is the lane's only producer: there is room now
 
     def _get(self, q: queue.Queue):
         while not self.stop.is_set():
@@ -129,70 +187,114 @@ class StreamPipeline:
                 continue
         return _END
 
-    # -- stages ------------------------------------------------------------------------------------------------------
-    def _decode_loop(self) -> None:
-        pre = self.backend.preprocess
-        count = 0
-        while not self.stop.is_set():
-            if not self.live and self.max_frames is not None and count >= self.max_frames:
+    def _gather(self, open_lanes: list[Lane]) -> list[tuple[Lane, _Work]]:
+        """The waiting frame of every open lane whose output has room. Once one frame is there, the lanes still
+        streaming get up to ``batch_timeout_s`` to deliver theirs or make room (DeepStream's batched-push-timeout);
+        a lost or reconnecting source is not waited for. Lanes that ended are closed here."""
+        got: dict = {}
+        self._take(open_lanes, got)
+        if not got:
+            if open_lanes:
+                self._ready.wait(POLL_S)
+            return []
+        deadline = time.monotonic() + self.batch_timeout_s
+        while any(lane not in got and lane.reader.health == "ok" for lane in open_lanes):
+            left = deadline - time.monotonic()
+            if left <= 0 or self.stop.is_set():
                 break
-            frame = self.reader.next()
+            self._ready.wait(left)
+            self._take(open_lanes, got)
+        return list(got.items())
+
+    def _take(self, open_lanes: list[Lane], got: dict) -> None:
+        self._ready.clear()   # before looking: a put after this wakes the next wait
+        for lane in list(open_lanes):
+            if lane in got or lane.q_out.full():
+                continue
+            try:
+                work = lane.q_in.get_nowait()
+            except queue.Empty:
+                continue
+            if work is _END:
+                open_lanes.remove(lane)
+                self._put(lane.q_out, _END)
+            else:
+                got[lane] = work
+
+    # -- stages ------------------------------------------------------------------------------------------------------
+    def _decode_loop(self, lane: Lane) -> None:
+        pre, live = self.backend.preprocess, lane.reader.live
+        count = 0
+        while not self.stop.is_set() and not lane.done:
+            if not live and self.max_frames is not None and count >= self.max_frames:
+                break
+            frame = lane.reader.next()
             if frame is None:
                 break
             count += 1
             # decode: capture → frame in Python for live sources; files decode ahead, so the wait in read() counts
-            decode_ms = (frame.ready_ns - frame.capture_ns) / 1e6 if self.live else frame.read_ms
+            decode_ms = (frame.ready_ns - frame.capture_ns) / 1e6 if live else frame.read_ms
             work = _Work(frame, latency_ms={"decode": decode_ms})
-            if self.live:
-                self._put_newest(work)
-                continue
-            t0 = time.perf_counter()
-            work.tiled = frame_to_tiles(frame.image, pre, self.backend.full_frame)
-            work.latency_ms["pre"] = _ms(t0)
-            if not self._put(self.q_in, work):
-                return
-        self._put(self.q_in, _END)
+            if live:
+                self._put_newest(lane, work)
+            else:
+                t0 = time.perf_counter()
+                work.tiled = frame_to_tiles(frame.image, pre, self.backend.full_frame)
+                work.latency_ms["pre"] = _ms(t0)
+                if not self._put(lane.q_in, work):
+                    return
+            self._ready.set()
 
     def _infer_loop(self) -> None:
         pre = self.backend.preprocess
-        while True:
-            work = self._get(self.q_in)
-            if work is _END:
-                break
-            if work.tiled is None:  # live: pre-process just in time, on the newest frame
-                t0 = time.perf_counter()
-                work.tiled = frame_to_tiles(work.frame.image, pre, self.backend.full_frame)
-                work.latency_ms["pre"] = _ms(t0)
+        open_lanes = list(self.lanes)
+        while open_lanes and not self.stop.is_set():
+            got = self._gather(open_lanes)
+            if not got:
+                continue
+            for _, work in got:
+                if work.tiled is None:  # live: pre-process just in time, on the newest frame
+                    t0 = time.perf_counter()
+                    work.tiled = frame_to_tiles(work.frame.image, pre, self.backend.full_frame)
+                    work.latency_ms["pre"] = _ms(t0)
             t0 = time.perf_counter()
-            work.boxes, work.scores = self.backend.infer(work.tiled.batch)   # all tiles of the frame (it chunks)
-            work.latency_ms["infer"] = _ms(t0)
-            work.tiled.batch = None  # the tiles are no longer needed; free them before the output stage
-            if not self._put(self.q_out, work):
-                return
-        self._put(self.q_out, _END)
+            outputs = infer_frames(self.backend, [work.tiled.batch for _, work in got])
+            infer_ms = _ms(t0)
+            for (lane, work), (work.boxes, work.scores) in zip(got, outputs):
+                work.latency_ms["infer"] = infer_ms
+                work.batch_frames = len(got)
+                work.tiled.batch = None  # the tiles are no longer needed; free them before the output stage
+                lane.q_out.put_nowait(work)   # room was checked in _gather; only this thread puts here
+        for lane in open_lanes:           # stopped: let each output stage end
+            self._put(lane.q_out, _END)
 
-    def _output_loop(self) -> None:
+    def _output_loop(self, lane: Lane) -> None:
         post = self.backend.postprocess
         while True:
-            work = self._get(self.q_out)
+            work = self._get(lane.q_out)
+            self._ready.set()             # room in q_out: this lane can be batched again
             if work is _END:
                 break
+            if lane.done:                 # live frames already in flight after the last one counted
+                continue
             t0 = time.perf_counter()
             t = work.tiled
             boxes, scores = detections_from_tiles(work.boxes, work.scores, t.corners_xyxy, t.scale, t.frame_wh, post)
             track_ids = None
-            if self.tracker is not None:
-                keep, track_ids = self.tracker.update(boxes, scores)
+            if lane.tracker is not None:
+                keep, track_ids = lane.tracker.update(boxes, scores)
                 boxes, scores = boxes[keep], scores[keep]
             work.latency_ms["post"] = _ms(t0)
             work.latency_ms["age"] = (time.monotonic_ns() - work.frame.capture_ns) / 1e6
             result = FrameResult(frame=work.frame, boxes_xyxy=boxes, scores=scores, track_ids=track_ids,
-                                 tiles=len(t.corners_xyxy),
+                                 tiles=len(t.corners_xyxy), batch_frames=work.batch_frames,
                                  latency_ms={k: round(v, 3) for k, v in work.latency_ms.items()})
-            self.publish(result)
-            self.published += 1
-            if self.stats is not None:
-                self.stats.record(result.latency_ms, len(boxes))
-            if self.max_frames is not None and self.published >= self.max_frames:
-                self.stop.set()   # live sources: N frames published, the run is complete
-                break
+            lane.publish(result)
+            lane.published += 1
+            if lane.stats is not None:
+                lane.stats.record(result.latency_ms, len(boxes))
+            if self.max_frames is not None and lane.published >= self.max_frames:
+                lane.done = True          # live sources: N frames published; its decoder stops, the rest drains
+                if all(other.done for other in self.lanes):
+                    self.stop.set()
+                    break

@@ -79,6 +79,10 @@ def rebuild_command(engine_path: str | Path, manifest: dict) -> str:
     prof = t.get("profile") or {}
     if prof.get("batch"):
         argv += ["--batch", ":".join(str(b) for b in prof["batch"])]
+    if prof.get("full_frame"):
+        for key in ("min", "opt", "max"):
+            _, _, h, w = prof[key]
+            argv += [f"--full-frame-{key}", f"{w}x{h}"]
     if t.get("workspace_mb"):
         argv += ["--workspace", str(t["workspace_mb"])]
     if t.get("dla_core") is not None:
@@ -95,7 +99,9 @@ def refusal_message(engine_path: str | Path, manifest: dict, problems: list[str]
 def engine_fields(onnx_manifest: dict | None, tensorrt: dict, io: dict) -> dict:
     """The engine manifest body: what the runtime needs from the ONNX manifest, plus the engine's own facts.
 
-    ``io``: {"inputs": [{"name", "dtype", "shape"}], "outputs": [...]} as TensorRT reports them."""
+    ``io``: {"inputs": [{"name", "dtype", "shape"}], "outputs": [...]} as TensorRT reports them. A full-frame
+    engine's ``input.full_frame`` is its profile's (``tensorrt.profile.full_frame``, which a smaller
+    --full-frame-max narrows), so the runtime picks whole frame or tiles by what the engine accepts."""
     fields = {"artifact": "engine", **copied_fields(onnx_manifest)}
     inputs = io.get("inputs") or []
     if inputs:
@@ -103,6 +109,9 @@ def engine_fields(onnx_manifest: dict | None, tensorrt: dict, io: dict) -> dict:
         inp["name"] = inputs[0]["name"]
         prof = tensorrt.get("profile") or {}
         inp["batch"] = "dynamic" if prof.get("batch") else inputs[0]["shape"][0]
+        inp.pop("full_frame", None)             # the engine's profile, not the ONNX's range, says what it takes
+        if prof.get("full_frame"):
+            inp["full_frame"] = dict(prof["full_frame"])
         inp.setdefault("layout", "NCHW")
         inp["dtype"] = inputs[0]["dtype"]
         fields["input"] = inp

@@ -3,13 +3,14 @@
 Every sink has ``write(result, image)`` and ``close()``; ``wants_image`` says whether it needs the annotated frame;
 a sink that records source events (lost, back) also has ``event(doc)``.
 ``Publisher`` draws the overlay once per frame, only when some sink wants it, and closes every sink at the end
-(the MP4 is finalised even when another sink fails to close).
+(the MP4 is finalised even when another sink fails to close). ``Outputs``: one publisher per source and the sinks
+they share (one JSONL file for several sources), closed once.
 """
 from __future__ import annotations
 
 from sspnet.runtime.sinks.overlay import annotate
 
-__all__ = ["Publisher", "annotate"]
+__all__ = ["Outputs", "Publisher", "annotate"]
 
 
 class Publisher:
@@ -39,3 +40,12 @@ class Publisher:
             except (RuntimeError, OSError) as e:
                 errors.append(str(e))
         return errors
+
+
+class Outputs:
+    def __init__(self, publishers: list[Publisher], shared: list):
+        self.publishers, self.shared = publishers, shared
+
+    def close(self) -> list[str]:
+        """Every source's sinks, then the shared ones; the error messages of those that failed."""
+        return [m for p in self.publishers for m in p.close()] + Publisher(self.shared).close()

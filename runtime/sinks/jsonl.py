@@ -38,9 +38,13 @@ class JsonlSink:
     def describe(self) -> str:
         return f"json {'stdout' if self.path == '-' else self.path}"
 
-    def write(self, result, image=None) -> None:
+    def lines_of(self, source_display: str) -> "JsonlLines":
+        """The sink of one of several sources that share this file."""
+        return JsonlLines(self, source_display)
+
+    def write(self, result, image=None, source: str | None = None) -> None:
         f = result.frame
-        doc = {"source": self.source, "frame": f.index,
+        doc = {"source": source or self.source, "frame": f.index,
                "pts": None if f.pts_ns is None else round(f.pts_ns / 1e9, 6),
                "width": f.size_wh[0], "height": f.size_wh[1], "tiles": result.tiles,
                "boxes": [[round(float(v), 2) for v in b] for b in result.boxes_xyxy],
@@ -49,8 +53,8 @@ class JsonlSink:
                "latency_ms": result.latency_ms}
         self._line(doc)
 
-    def event(self, doc: dict) -> None:
-        self._line({"source": self.source, "event": doc["event"], "time": round(time.time(), 3),
+    def event(self, doc: dict, source: str | None = None) -> None:
+        self._line({"source": source or self.source, "event": doc["event"], "time": round(time.time(), 3),
                     **{k: v for k, v in doc.items() if k != "event"}})
 
     def _line(self, doc: dict) -> None:
@@ -71,3 +75,25 @@ class JsonlSink:
     def close(self) -> None:
         if self._own and not self._f.closed:
             self._f.close()
+
+
+class JsonlLines:
+    """One source's lines in a JSONL file that several sources share (one lock, one line per write); the file
+    itself is closed once, by its JsonlSink."""
+    wants_image = False
+    shared = True
+
+    def __init__(self, sink: JsonlSink, source_display: str):
+        self.sink, self.source = sink, source_display
+
+    def describe(self) -> str:
+        return f"{self.sink.describe()} lines of {self.source}"
+
+    def write(self, result, image=None) -> None:
+        self.sink.write(result, image, self.source)
+
+    def event(self, doc: dict) -> None:
+        self.sink.event(doc, self.source)
+
+    def close(self) -> None:
+        pass

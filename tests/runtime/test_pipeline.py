@@ -10,7 +10,7 @@ import pytest
 
 from sspnet.postprocess import detect_frame
 from sspnet.runtime.backends import open_backend
-from sspnet.runtime.pipeline import StreamPipeline
+from sspnet.runtime.pipeline import Lane, StreamPipeline
 from sspnet.runtime.reconnect import ReconnectPolicy, ResilientSource
 from sspnet.runtime.sources import create_source, parse_source
 from sspnet.runtime.sources.base import Status
@@ -41,14 +41,15 @@ def test_file_through_pipeline_matches_detect_frame(clip, models):
     mp4, _, n = clip
     backend = CountingBackend(open_backend(models["dynamic"]))
     results, stats = [], StreamStats()
-    reader = ResilientSource(create_source(parse_source(str(mp4))), ReconnectPolicy(), threading.Event())
+    stop = threading.Event()
+    reader = ResilientSource(create_source(parse_source(str(mp4))), ReconnectPolicy(), stop)
     reader.start()
     stats.reader = reader
-    pipe = StreamPipeline(reader, backend, results.append, stats=stats)
+    pipe = StreamPipeline([Lane(reader, results.append, stats=stats)], backend, stop)
     pipe.start()
     pipe.join(60)
     reader.close()
-    assert pipe.failure is None and not pipe.alive()
+    assert pipe.failures() == [] and not pipe.alive()
     assert [r.frame.index for r in results] == list(range(n))
     assert backend.calls == [6] * n                     # 6 tiles of 160x128 per 320x240 frame, one call each
     assert stats.summary()["frames"] == n and stats.drops == 0
