@@ -107,6 +107,8 @@ def main(argv=None) -> int:
                         "unit": "ratio", "goal": 1.2},
            "p99_age_ratio": {"value": round(age_ratio, 4), "goal": 2.0,
                              "what": f"worst source's p99 frame age at N={counts[-1]} / the p99 at N={counts[0]}"},
+           "fairness": {"value": round(max(hi["per_source_fps"]) / min(hi["per_source_fps"]), 4),
+                        "what": f"fastest / slowest source's FPS at N={counts[-1]} (1 = an equal share each)"},
            "description": "runtime/stream.py with N live test-pattern sources on one backend (frames batched "
                           "across sources); summed FPS and per-source frame age from its --summary; median over "
                           "interleaved rounds",
@@ -115,7 +117,8 @@ def main(argv=None) -> int:
            "by_sources": per_n, "machine": machine()}
     path = write_result("multistream", doc)
     print(f"summed FPS N={counts[-1]} / N={counts[0]}: {ratio:.2f}x ({hi['summed_fps']:.3f} vs "
-          f"{lo['summed_fps']:.3f}); worst p99 frame age {age_ratio:.2f}x the single source's → {path}")
+          f"{lo['summed_fps']:.3f}); worst p99 frame age {age_ratio:.2f}x the single source's; fastest / slowest "
+          f"source {doc['fairness']['value']:.2f} → {path}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """``sspnet export``: checkpoint → ONNX (parity-checked, simplified, stably named, with manifest).
 
     sspnet export --checkpoint RUN/best.pt --out model.onnx [--input 640x512] [--batch N | --dynamic-batch]
-                  [--full-frame [3840x2176]] [--opset 17] [--fp16] [--parity-images DIR|DATASET]
+                  [--full-frame [WxH]] [--opset 17] [--fp16] [--parity-images DIR|DATASET]
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sspnet.data.image_size import parse_wh
 
-FULL_FRAME_MAX = (3840, 2176)
+FULL_FRAME_AUTO = "1080p"   # --full-frame alone: a 1080p frame at the checkpoint's scale
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="checkpoint written by sspnet train (RUN/best.pt)")
@@ -23,10 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     batch = parser.add_mutually_exclusive_group()
     batch.add_argument("--batch", type=int, default=None, help="fixed batch (default 1)")
     batch.add_argument("--dynamic-batch", action="store_true", help="dynamic batch (tiles of a frame in one call)")
-    parser.add_argument("--full-frame", type=parse_wh, nargs="?", const=FULL_FRAME_MAX, default=None, metavar="WxH",
+    parser.add_argument("--full-frame", type=parse_wh, nargs="?", const=FULL_FRAME_AUTO, default=None, metavar="WxH",
                         help="dynamic height and width: the runtime runs a frame whole (after the manifest's scale, "
-                             "padded to the largest stride) up to WxH (default 3840x2176, 1080p at scale 2) and "
-                             "tiles only larger ones")
+                             "padded to the largest stride) up to WxH (default: a 1080p frame at the checkpoint's "
+                             "scale, 3840x2176 at scale 2) and tiles only larger ones")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     parser.add_argument("--fp16", action="store_true",
                         help="write an FP16 graph (float32 I/O, decode in float32) for strongly typed TensorRT")
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     t0 = time.perf_counter()
     try:
-        full_frame = FullFrame(*args.full_frame) if args.full_frame else None
+        full_frame = args.full_frame if args.full_frame in (None, FULL_FRAME_AUTO) else FullFrame(*args.full_frame)
         path = export_onnx(ckpt, out, input_wh=args.input, batch=batch, opset=args.opset, fp16=args.fp16,
                            full_frame=full_frame, parity_images=args.parity_images)
     except (ExportError, ValueError, FileNotFoundError, TypeError) as e:

@@ -132,13 +132,14 @@ def versions() -> dict:
 
 
 def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] | None = None, batch: int | None = 1,
-                opset: int = 17, fp16: bool = False, *, full_frame: FullFrame | None = None, cfg=None,
+                opset: int = 17, fp16: bool = False, *, full_frame: FullFrame | str | None = None, cfg=None,
                 parity_images=None, parity_tiles: int = 4, log=print) -> Path:
     """Export a checkpoint (path) or an in-memory model (with ``cfg=``) to ONNX at ``out``; returns ``out``.
 
     input_wh: tile size (default: the config's input size); batch: fixed batch, or None for a dynamic batch;
     fp16: write an FP16 graph (I/O stay float32; see export/fp16.py). ``full_frame``: dynamic height and width up to
-    that size, so the runtime runs whole frames in one call (tiles beyond it). ``parity_images``: folder, dataset or list of
+    that size, so the runtime runs whole frames in one call (tiles beyond it); ``"1080p"``: up to a 1080p frame at
+    the config's scale. ``parity_images``: folder, dataset or list of
     BGR frames for the parity check (default: rendered synthetic aerial frames). Writes ``out`` + ``out.json``.
     """
     import onnx
@@ -147,6 +148,8 @@ def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] 
     from sspnet.export.wrapper import wrap_for_export
 
     model, cfg, parent = _load(checkpoint_or_model, cfg)
+    if full_frame == "1080p":
+        full_frame = FullFrame.of_frame(1920, 1080, cfg.input.scale, max(model.strides))
     input_wh = tuple(input_wh or (cfg.input.input_w, cfg.input.input_h))
     row = check_options(cfg.model.head, batch, opset, fp16, full_frame)
     wrapper = wrap_for_export(model, input_wh)

@@ -205,7 +205,8 @@ def frame_profile(info: OnnxInfo, manifest: dict | None, min_wh: tuple | None = 
     m = ff.multiple
     top = (ff.max_w // m * m, ff.max_h // m * m)        # the largest padded frame ff.fits() accepts
     lo, hi = min_wh or tile, max_wh or top
-    opt = opt_wh or _clip(ff.padded(*(round(v * scale) for v in OPT_FRAME_WH)), lo, hi)
+    frame = FullFrame.of_frame(*OPT_FRAME_WH, scale, m)
+    opt = opt_wh or _clip((frame.max_w, frame.max_h), lo, hi)
     _check_frames(info.path.name, ff, tile, top, lo, opt, hi)
     return FrameProfile(min_wh=tuple(lo), opt_wh=tuple(opt), max_wh=tuple(hi), multiple=m)
 

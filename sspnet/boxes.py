@@ -4,6 +4,8 @@ Every function names its box format: ``xyxy`` = (x1, y1, x2, y2) and ``xywh`` = 
 """
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 
@@ -47,20 +49,13 @@ def box_iof(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     return np.where(area_a > 0, inter / np.maximum(area_a, 1e-12), 0.0)
 
 
-def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy NMS; returns the kept indices sorted by decreasing score.
+def overlapping_pairs(b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, IoU) of every pair of boxes ``b`` [n, 4] that overlap at all, i != j, each pair once.
 
     Frames hold thousands of tiny, mostly disjoint boxes, so instead of an O(n²) IoU matrix this finds the pairs
-    that overlap at all with a sweep along x (sorted x1 + searchsorted), computes their IoU vectorised, and runs
-    the greedy pass over the few pairs above the threshold.
+    with a sweep along x (sorted x1 + searchsorted) and computes their IoU vectorised.
     """
-    boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
-    order = np.argsort(-scores, kind="stable")
-    b = boxes[order]                                   # rank r = position in score order (0 = best)
     n = len(b)
-    if n == 0:
-        return np.zeros(0, np.int64)
     by_x = np.argsort(b[:, 0], kind="stable")
     x1_sorted = b[by_x, 0]
     # boxes after k (in x order) whose x1 lies left of k's x2 are the only ones that can overlap k
@@ -69,22 +64,69 @@ def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.
     total = int(counts.sum())
     first = np.repeat(np.arange(n), counts)
     offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    r1, r2 = by_x[first], by_x[first + 1 + offset]    # candidate pairs as ranks
-    lt = np.maximum(b[r1, :2], b[r2, :2])
-    rb = np.minimum(b[r1, 2:], b[r2, 2:])
+    i, j = by_x[first], by_x[first + 1 + offset]
+    lt = np.maximum(b[i, :2], b[j, :2])
+    rb = np.minimum(b[i, 2:], b[j, 2:])
     wh = (rb - lt).clip(0)
     inter = wh[:, 0] * wh[:, 1]
     area = (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
-    iou = inter / np.maximum(area[r1] + area[r2] - inter, 1e-12)
+    return i, j, inter / np.maximum(area[i] + area[j] - inter, 1e-12)
+
+
+def _ranked(boxes_xyxy, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+    order = np.argsort(-scores, kind="stable")
+    return boxes[order], scores[order], order          # rank r = position in score order (0 = best)
+
+
+def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy NMS; returns the kept indices sorted by decreasing score. Only the few pairs above the threshold
+    (``overlapping_pairs``) enter the greedy pass."""
+    b, _, order = _ranked(boxes_xyxy, scores)
+    if len(b) == 0:
+        return np.zeros(0, np.int64)
+    r1, r2, iou = overlapping_pairs(b)
     hit = iou > iou_threshold
     better, worse = np.minimum(r1[hit], r2[hit]), np.maximum(r1[hit], r2[hit])
-    keep = np.ones(n, bool)
+    keep = np.ones(len(b), bool)
     # visit pairs by their worse box: when (worse, better) is read, whether 'better' survives is already final
     by_worse = np.argsort(worse, kind="stable")
     for w, bt in zip(worse[by_worse].tolist(), better[by_worse].tolist()):
         if keep[bt]:
             keep[w] = False
     return order[keep]
+
+
+def soft_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, sigma: float, score_thr: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian Soft-NMS (Bodla et al., ICCV 2017): each box, taken best first, decays the scores of the boxes it
+    overlaps by exp(-IoU² / sigma) instead of removing them; boxes decayed below ``score_thr`` are dropped.
+    Returns (kept indices, their new scores), sorted by new score. Neighbours come from ``overlapping_pairs``, so
+    the cost grows with the overlaps, not with n²."""
+    b, s, order = _ranked(boxes_xyxy, scores)
+    if len(b) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    i, j, iou = overlapping_pairs(b)
+    decay = np.exp(-(iou ** 2) / sigma)
+    neighbours: list[list] = [[] for _ in range(len(b))]
+    for a, c, d in zip(i.tolist(), j.tolist(), decay.tolist()):
+        neighbours[a].append((c, d))
+        neighbours[c].append((a, d))
+    current = s.astype(np.float64)
+    heap = [(-v, r) for r, v in enumerate(current.tolist())]   # already in heap order: sorted by -score
+    done = np.zeros(len(b), bool)
+    while heap:
+        v, r = heapq.heappop(heap)
+        if done[r] or -v != current[r]:                         # stale entry: this box was decayed since
+            continue
+        done[r] = True
+        for c, d in neighbours[r]:
+            if not done[c]:
+                current[c] *= d
+                heapq.heappush(heap, (-current[c], c))
+    keep = np.nonzero(current >= score_thr)[0]
+    keep = keep[np.argsort(-current[keep], kind="stable")]
+    return order[keep], current[keep].astype(np.float32)
 
 
 def clip_boxes(boxes_xyxy: np.ndarray, width: float, height: float) -> np.ndarray:

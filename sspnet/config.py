@@ -131,7 +131,7 @@ BOUNDS = {
     Preprocess: {"input_w": POSITIVE, "input_h": POSITIVE, "scale": POSITIVE, "overlap": NON_NEGATIVE,
                  "std": POSITIVE},
     Postprocess: {"score_thr": FRACTION, "pre_nms_topk": POSITIVE, "nms_iou": FRACTION, "merge_iou": FRACTION,
-                  "max_det": POSITIVE, "operating_thr": FRACTION},
+                  "max_det": POSITIVE, "operating_thr": FRACTION, "soft_nms_sigma": NON_NEGATIVE},
     TrainConfig: {"epochs": POSITIVE, "batch_size": POSITIVE, "lr": POSITIVE, "momentum": NON_NEGATIVE,
                   "weight_decay": NON_NEGATIVE, "warmup_iters": NON_NEGATIVE, "warmup_ratio": NON_NEGATIVE,
                   "lr_steps": NON_NEGATIVE, "lr_gamma": POSITIVE, "grad_clip": NON_NEGATIVE, "workers": NON_NEGATIVE,

@@ -66,6 +66,11 @@ class FullFrame:
         m = self.multiple
         return -(-w // m) * m, -(-h // m) * m
 
+    @classmethod
+    def of_frame(cls, w: int, h: int, scale: float, multiple: int = 32) -> "FullFrame":
+        """The size a ``w`` × ``h`` frame runs at after ``scale``, padded to ``multiple``."""
+        return cls(*cls(0, 0, multiple).padded(round(w * scale), round(h * scale)), multiple)
+
     def fits(self, w: int, h: int) -> bool:
         pw, ph = self.padded(w, h)
         return pw <= self.max_w and ph <= self.max_h

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from sspnet.boxes import box_area, nms
+from sspnet.boxes import box_area, nms, soft_nms
 
 
 def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
@@ -64,9 +64,10 @@ def boxes_in_tile(boxes_xyxy: np.ndarray, corner_xyxy, keep_ratio: float = 0.7) 
 
 
 def merge_tile_detections(boxes_per_tile: list[np.ndarray], scores_per_tile: list[np.ndarray],
-                          corners_xyxy: np.ndarray, iou_threshold: float = 0.5,
-                          max_det: int = 1000) -> tuple[np.ndarray, np.ndarray]:
-    """Shift tile detections by their corner and suppress duplicates across tiles with NMS.
+                          corners_xyxy: np.ndarray, iou_threshold: float = 0.5, max_det: int = 1000,
+                          soft_sigma: float = 0.0, score_thr: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Shift tile detections by their corner and suppress duplicates across tiles with NMS (``soft_sigma`` > 0:
+    Gaussian Soft-NMS, dropping what decays below ``score_thr``).
 
     Returns (boxes xyxy [K, 4] float32 in frame pixels, scores [K] float32), sorted by score.
     """
@@ -75,5 +76,8 @@ def merge_tile_detections(boxes_per_tile: list[np.ndarray], scores_per_tile: lis
     boxes = np.concatenate(shifted) if shifted else np.zeros((0, 4), np.float32)
     scores = (np.concatenate([np.asarray(s, np.float32).reshape(-1) for s in scores_per_tile])
               if scores_per_tile else np.zeros(0, np.float32))
+    if soft_sigma > 0:
+        keep, decayed = soft_nms(boxes, scores, soft_sigma, score_thr)
+        return boxes[keep[:max_det]], decayed[:max_det]
     keep = nms(boxes, scores, iou_threshold)[:max_det]
     return boxes[keep], scores[keep]

@@ -1,6 +1,6 @@
 """``sspnet eval``: TinyPerson AP/MR of a detections file, or of a model run over a dataset.
 
-    sspnet eval --det DETECTIONS.json --data DATASET [--json OUT] [--format F]
+    sspnet eval --det DETECTIONS.json --data DATASET [--json OUT] [--format F] [--mr-mode {protocol,official}]
     sspnet eval --model M.{pt,onnx,engine} --data DATASET [--json OUT] [--out DIR] [--device cpu]
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from sspnet.data.detect_format import FORMATS, load_dataset
 from sspnet.evaluation.detections import load_detections, save_detections
 from sspnet.evaluation.metrics import HEADLINE, evaluate, format_table, json_safe
+from sspnet.evaluation.mr import MR_MODES
 from sspnet.manifest import atomic_write_bytes
 
 
@@ -35,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="AP: detections kept per image (protocol: 200; images with more persons cannot "
                              "reach full recall)")
     parser.add_argument("--no-mr", action="store_true", help="AP only (skip the miss-rate protocol)")
+    parser.add_argument("--mr-mode", choices=tuple(MR_MODES), default=None,
+                        help="protocol (default): MR as the TinyPerson protocol is written. official: as "
+                             "TinyBenchmark's eval_MR_multisetup.py computes it, to compare with published MR: it "
+                             "also excuses a detection whose IoD x on an ignored GT gives "
+                             "x/(1+x)*(1+A_gt/A_det) > 0.5 (at every IoU threshold), reads the final recall at "
+                             "FPPI points below a leading false positive, and does not round the FPPI points")
     parser.add_argument("--scale", type=float, default=None,
                         help="--model: frame up-scaling before tiling, instead of the manifest's (e.g. 2.0 for ~5 px persons)")
 
@@ -64,9 +71,13 @@ def run(args: argparse.Namespace) -> int:
     if args.scale is not None and (args.det or args.scale <= 0):
         print("sspnet eval: error: --scale needs --model and a value > 0", file=sys.stderr)
         return 2
+    if args.no_mr and args.mr_mode is not None:
+        print(f"sspnet eval: error: --mr-mode {args.mr_mode} has no effect with --no-mr", file=sys.stderr)
+        return 2
+    mr_mode = None if args.no_mr else (args.mr_mode or "protocol")
     print(f"eval: data={args.data} format={args.format or 'auto'} "
           + (f"det={args.det}" if args.det else f"model={args.model} device={args.device}")
-          + f" max_dets={args.max_dets} json={args.json} out={args.out}")
+          + f" max_dets={args.max_dets} mr_mode={mr_mode or 'off'} json={args.json} out={args.out}")
     t0 = time.perf_counter()
     try:
         records = load_dataset(args.data, args.format, check_images=args.model is not None,
@@ -83,14 +94,16 @@ def run(args: argparse.Namespace) -> int:
     n_det = sum(len(s) for _, s in detections.values())
     print(f"{len(records)} images, {n_gt} persons, {n_ign} ignore regions, {n_det} detections")
     try:
-        metrics = evaluate(records, detections, with_mr=not args.no_mr, ap_max_dets=args.max_dets)
+        metrics = evaluate(records, detections, with_mr=mr_mode is not None, ap_max_dets=args.max_dets,
+                           mr_mode=mr_mode or "protocol")
     except ValueError as e:
         return _fail(str(e))
-    print(format_table(metrics))
+    print(format_table(metrics, mr_mode))
     head = metrics[HEADLINE]
     print(f"{HEADLINE} = {'-' if head != head else f'{head:.2f}'}  ({time.perf_counter() - t0:.1f} s)")
     if args.json:
-        atomic_write_bytes(args.json, (json.dumps(json_safe(metrics), indent=1) + "\n").encode())
+        record = json_safe(metrics) | ({"mr_mode": mr_mode} if mr_mode else {})
+        atomic_write_bytes(args.json, (json.dumps(record, indent=1) + "\n").encode())
         print(f"wrote {args.json}")
     if args.out:
         out = Path(args.out)

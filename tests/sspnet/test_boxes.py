@@ -1,6 +1,6 @@
 import numpy as np
 
-from sspnet.boxes import box_iof, box_iou, nms, xywh_to_xyxy, xyxy_to_xywh
+from sspnet.boxes import box_iof, box_iou, nms, soft_nms, xywh_to_xyxy, xyxy_to_xywh
 
 
 def test_conversions_round_trip():
@@ -49,3 +49,40 @@ def test_nms_matches_textbook_greedy_on_random_boxes():
         scores = np.round(rng.random(n), 1 if trial % 3 == 0 else 6).astype(np.float32)
         thr = float(rng.choice([0.3, 0.5, 0.7]))
         assert nms(boxes, scores, thr).tolist() == _nms_reference(boxes, scores, thr)
+
+
+def _soft_nms_reference(boxes, scores, sigma, thr):
+    """Textbook Gaussian Soft-NMS (Bodla et al.): take the best remaining box, decay all others by its IoU."""
+    current, left, kept = scores.astype(np.float64).copy(), list(range(len(scores))), []
+    while left:
+        i = max(left, key=lambda k: (current[k], -k))
+        left.remove(i)
+        kept.append(i)
+        if left:
+            iou = box_iou(boxes[i:i + 1], boxes[left])[0]
+            current[left] *= np.exp(-(iou ** 2) / sigma)
+    final = [k for k in kept if current[k] >= thr]
+    return sorted(final, key=lambda k: -current[k]), current
+
+
+def test_soft_nms_hand_case():
+    boxes = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [40, 40, 50, 50]], np.float32)   # IoU(0, 1) = 1/3
+    keep, s = soft_nms(boxes, np.array([0.9, 0.8, 0.3], np.float32), sigma=0.5, score_thr=0.05)
+    assert keep.tolist() == [0, 1, 2]                   # the neighbour decays, it is not removed
+    np.testing.assert_allclose(s, [0.9, 0.8 * np.exp(-(1 / 9) / 0.5), 0.3], rtol=1e-6)
+    keep, _ = soft_nms(boxes[:2].repeat(2, 0), np.array([0.9, 0.9, 0.8, 0.8], np.float32), 0.5, 0.2)
+    assert len(keep) == 2                               # exact duplicates decay to 0.9·e^-2 = 0.12 < 0.2
+
+
+def test_soft_nms_matches_textbook_on_random_boxes():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        n = int(rng.integers(0, 80))
+        xy = rng.uniform(0, 100, (n, 2))
+        boxes = np.concatenate([xy, xy + rng.uniform(1, 30, (n, 2))], 1).astype(np.float32)
+        scores = rng.random(n).astype(np.float32)
+        sigma, thr = float(rng.choice([0.3, 0.5])), float(rng.choice([0.05, 0.3]))
+        keep, s = soft_nms(boxes, scores, sigma, thr)
+        ref, current = _soft_nms_reference(boxes, scores, sigma, thr)
+        assert keep.tolist() == ref
+        np.testing.assert_allclose(s, current[ref], rtol=1e-5)

@@ -42,7 +42,8 @@ def test_eval_det_prints_table_and_writes_flat_json(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "AP50_tiny" in text and "small" in text and "-" in text.split("small")[1].splitlines()[0]
     m = json.loads(out.read_text())
-    assert len(m) == 42 and m["AP50_small"] is None and m["MR50_reasonable"] is None
+    assert len(m) == 43 and m["mr_mode"] == "protocol"
+    assert m["AP50_small"] is None and m["MR50_reasonable"] is None
     assert m["AP50_tiny"] == pytest.approx(200 / 3)   # FP first, then two TPs: precision 2/3 up to recall 1
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from sspnet.postprocess import Postprocess, decode_fovea, detect_frame, fovea_points
-from sspnet.preprocess import Preprocess, frame_to_tiles, normalize
+from sspnet.preprocess import FullFrame, Preprocess, frame_to_tiles, normalize
 
 
 def test_normalize_colour_order_and_layout():
@@ -45,3 +45,10 @@ def test_detect_frame_maps_back_to_source_pixels():
     # 4 tiles at corners (0,0) (64,0) (0,48) (64,48) in the 2x frame → /2 in the source frame
     assert len(boxes) == 4
     assert sorted(map(tuple, boxes.tolist()))[0] == (5.0, 5.0, 10.0, 10.0)
+
+
+def test_full_frame_of_a_1080p_frame_at_a_scale():
+    assert FullFrame.of_frame(1920, 1080, 2.0) == FullFrame(3840, 2176, 32)      # 2160 padded to 2176
+    assert FullFrame.of_frame(1920, 1080, 2.5) == FullFrame(4800, 2720, 32)
+    assert FullFrame.of_frame(1920, 1080, 1.0, 64) == FullFrame(1920, 1088, 64)
+    assert FullFrame.of_frame(1920, 1080, 2.5).fits(4800, 2700)

@@ -1,0 +1,97 @@
+"""Post-processing, one change at a time, on the same model outputs: the model runs once over the validation
+frames (its raw per-tile boxes and scores kept), then each variant of ``Postprocess`` (hard NMS IoU, Gaussian
+Soft-NMS) is decoded, merged and scored with AP50-tiny and its 90 % group-bootstrap interval.
+
+    python bench/postprocess_ablation.py --model models/sspnet_edge.pt --data D1 [--data D2] --split SPLIT.json
+                                         [--scale 2.5]
+
+Writes bench-out/postprocess_ablation.json; headline: the best variant's AP50-tiny gain over the model's own
+post-processing.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from error_analysis import load_records  # noqa: E402
+from stream_common import machine, write_result  # noqa: E402
+
+VARIANTS = {   # name → Postprocess fields changed from the model's manifest
+    "nms_iou 0.4": {"nms_iou": 0.4, "merge_iou": 0.4},
+    "nms_iou 0.6": {"nms_iou": 0.6, "merge_iou": 0.6},
+    "nms_iou 0.7": {"nms_iou": 0.7, "merge_iou": 0.7},
+    "soft-NMS sigma 0.3": {"soft_nms_sigma": 0.3},
+    "soft-NMS sigma 0.5": {"soft_nms_sigma": 0.5},
+}
+
+
+def raw_outputs(records: list, detector) -> list:
+    """Per record: (per-tile boxes, per-tile scores above the protocol's score_thr, corners, scale, frame size)."""
+    from tqdm import tqdm
+
+    from sspnet.postprocess import run_in_batches
+    from sspnet.preprocess import frame_to_tiles
+    thr = detector.postprocess.score_thr
+    out = []
+    for rec in tqdm(records, desc="model", unit="img"):
+        t = frame_to_tiles(rec.load_image(), detector.preprocess, detector.full_frame)
+        boxes, scores = run_in_batches(detector.infer, t.batch, step=detector.max_batch)
+        keep = [s >= thr for s in scores]
+        out.append(([b[k] for b, k in zip(boxes, keep)], [s[k] for s, k in zip(scores, keep)],
+                    t.corners_xyxy, t.scale, t.frame_wh))
+    return out
+
+
+def score(records: list, raw: list, post) -> dict:
+    from sspnet.evaluation import evaluate
+    from sspnet.evaluation.bootstrap import bootstrap_interval
+    from sspnet.postprocess import detections_from_tiles
+    t0 = time.perf_counter()
+    dets = {rec.image_id: detections_from_tiles(*r[:2], r[2], r[3], r[4], post) for rec, r in zip(records, raw)}
+    post_s = (time.perf_counter() - t0) / len(records)
+    m = evaluate(records, dets, with_mr=False)
+    ci = bootstrap_interval(records, dets)
+    return {"AP50_tiny": round(ci["value"], 2), "interval90": [round(ci["lo"], 2), round(ci["hi"], 2)],
+            "AP25_tiny": round(m["AP25_tiny"], 2), "post_ms_per_frame": round(post_s * 1e3, 1)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help=".pt, .onnx or .engine")
+    ap.add_argument("--data", action="append", required=True, help="dataset (repeatable)")
+    ap.add_argument("--split", help="group split: its validation part")
+    ap.add_argument("--scale", type=float, help="frame up-scaling, instead of the model's manifest")
+    args = ap.parse_args(argv)
+    if args.scale is not None and args.scale <= 0:
+        ap.error(f"--scale {args.scale}: must be > 0")
+
+    from sspnet.cli import open_detector
+    records = load_records(args.data, args.split)
+    detector = open_detector(args.model)
+    if args.scale is not None:
+        detector.preprocess = dataclasses.replace(detector.preprocess, scale=args.scale)
+    raw = raw_outputs(records, detector)
+    base = detector.postprocess
+    rows = {"model's own": {"postprocess": base.to_dict(), **score(records, raw, base)}}
+    for name, change in VARIANTS.items():
+        rows[name] = {"change": change, **score(records, raw, dataclasses.replace(base, **change))}
+    for name, r in rows.items():
+        print(f"{name:>20s}: AP50-tiny {r['AP50_tiny']:.2f} [{r['interval90'][0]:.2f}, {r['interval90'][1]:.2f}]"
+              f"  AP25-tiny {r['AP25_tiny']:.2f}  post {r['post_ms_per_frame']:.0f} ms/frame", flush=True)
+    best = max(VARIANTS, key=lambda n: rows[n]["AP50_tiny"])
+    gain = rows[best]["AP50_tiny"] - rows["model's own"]["AP50_tiny"]
+    doc = {"headline": {"metric": "best_postprocess_gain_ap50_tiny", "value": round(gain, 2), "unit": "AP",
+                        "best": best, "goal": None},
+           "model": args.model, "scale": detector.preprocess.scale, "data": args.data, "split": args.split,
+           "frames": len(records), "variants": rows, "machine": machine()}
+    path = write_result("postprocess_ablation", doc)
+    print(f"best: {best} ({gain:+.2f} AP50-tiny) → {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
