@@ -1,6 +1,7 @@
 """Post-processing, one change at a time, on the same model outputs: the model runs once over the validation
-frames (its raw per-tile boxes and scores kept), then each variant of ``Postprocess`` (hard NMS IoU, Gaussian
-Soft-NMS) is decoded, merged and scored with AP50-tiny and its 90 % group-bootstrap interval.
+frames (its raw per-tile boxes and scores kept, cached for the next run of the same model file), then each variant
+of ``Postprocess`` (hard NMS IoU, Gaussian Soft-NMS) is decoded, merged and scored with AP50-tiny and its 90 %
+group-bootstrap interval.
 
     python bench/postprocess_ablation.py --model models/sspnet_edge.pt --data D1 [--data D2] --split SPLIT.json
                                          [--scale 2.5]
@@ -12,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import io
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from error_analysis import load_records  # noqa: E402
-from stream_common import machine, write_result  # noqa: E402
+from stream_common import OUT, machine, write_result  # noqa: E402
 
 VARIANTS = {   # name → Postprocess fields changed from the model's manifest
     "nms_iou 0.4": {"nms_iou": 0.4, "merge_iou": 0.4},
@@ -29,8 +34,41 @@ VARIANTS = {   # name → Postprocess fields changed from the model's manifest
 }
 
 
-def raw_outputs(records: list, detector) -> list:
-    """Per record: (per-tile boxes, per-tile scores above the protocol's score_thr, corners, scale, frame size)."""
+def raw_outputs(records: list, detector, cache: Path, model: Path) -> list:
+    """Per record: (per-tile boxes, per-tile scores above the protocol's score_thr, corners, scale, frame size),
+    read from ``cache`` when a run of this model file (not changed since) at this scale on these frames wrote it."""
+    if cache.is_file() and cache.stat().st_mtime > model.stat().st_mtime:
+        return load_raw(cache, len(records))
+    raw = run_model(records, detector)
+    save_raw(cache, raw)
+    return raw
+
+
+def save_raw(path: Path, raw: list) -> None:
+    from sspnet.manifest import atomic_write_bytes
+    tiles = [len(r[0]) for r in raw]
+    counts = [len(s) for r in raw for s in r[1]]
+    buf = io.BytesIO()
+    np.savez(buf, boxes=np.concatenate([b for r in raw for b in r[0]]).reshape(-1, 4),
+             scores=np.concatenate([s for r in raw for s in r[1]]), counts=np.asarray(counts, np.int64),
+             tiles=np.asarray(tiles, np.int64), corners=np.concatenate([r[2] for r in raw]),
+             scales=np.asarray([r[3] for r in raw]), frame_wh=np.asarray([r[4] for r in raw], np.int64))
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_raw(path: Path, frames: int) -> list:
+    z = np.load(path)
+    if len(z["tiles"]) != frames:
+        raise SystemExit(f"{path}: cached outputs of {len(z['tiles'])} frames, not {frames}; delete it")
+    cut = lambda a, n: np.split(a, np.cumsum(n)[:-1])  # noqa: E731
+    boxes, scores = cut(z["boxes"], z["counts"]), cut(z["scores"], z["counts"])
+    t_end = np.cumsum(z["tiles"])
+    t_start = t_end - z["tiles"]
+    return [(boxes[a:e], scores[a:e], z["corners"][a:e], float(z["scales"][f]), tuple(int(v) for v in z["frame_wh"][f]))
+            for f, (a, e) in enumerate(zip(t_start, t_end))]
+
+
+def run_model(records: list, detector) -> list:
     from tqdm import tqdm
 
     from sspnet.postprocess import run_in_batches
@@ -74,7 +112,10 @@ def main(argv=None) -> int:
     detector = open_detector(args.model)
     if args.scale is not None:
         detector.preprocess = dataclasses.replace(detector.preprocess, scale=args.scale)
-    raw = raw_outputs(records, detector)
+    frames = hashlib.sha256("\n".join(r.image_path for r in records).encode()).hexdigest()[:12]
+    cache = OUT / "postprocess_ablation" / f"{Path(args.model).stem}_scale{detector.preprocess.scale:g}_{frames}.raw.npz"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    raw = raw_outputs(records, detector, cache, Path(args.model))
     base = detector.postprocess
     rows = {"model's own": {"postprocess": base.to_dict(), **score(records, raw, base)}}
     for name, change in VARIANTS.items():

@@ -98,34 +98,43 @@ def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.
     return order[keep]
 
 
-def soft_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, sigma: float, score_thr: float) -> tuple[np.ndarray, np.ndarray]:
+def soft_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, sigma: float, score_thr: float,
+             max_keep: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian Soft-NMS (Bodla et al., ICCV 2017): each box, taken best first, decays the scores of the boxes it
     overlaps by exp(-IoU² / sigma) instead of removing them; boxes decayed below ``score_thr`` are dropped.
-    Returns (kept indices, their new scores), sorted by new score. Neighbours come from ``overlapping_pairs``, so
-    the cost grows with the overlaps, not with n²."""
+    Returns (kept indices, their new scores), sorted by new score, at most ``max_keep``.
+
+    Scores only decrease, so boxes leave the heap in their final order and the pass stops after ``max_keep``;
+    neighbours come from ``overlapping_pairs`` (only pairs that do overlap), so the cost grows with the overlaps,
+    not with n²."""
     b, s, order = _ranked(boxes_xyxy, scores)
-    if len(b) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    i, j, iou = overlapping_pairs(b)
-    decay = np.exp(-(iou ** 2) / sigma)
-    neighbours: list[list] = [[] for _ in range(len(b))]
-    for a, c, d in zip(i.tolist(), j.tolist(), decay.tolist()):
-        neighbours[a].append((c, d))
-        neighbours[c].append((a, d))
+    n = len(b)
+    i, j, iou = overlapping_pairs(b) if n else (np.zeros(0, np.int64),) * 3
+    touch = iou > 0
+    src, dst = np.r_[i[touch], j[touch]], np.r_[j[touch], i[touch]]
+    by_src = np.argsort(src, kind="stable")
+    dst, decay = dst[by_src], np.exp(-(np.r_[iou[touch], iou[touch]][by_src] ** 2) / sigma)
+    starts = np.searchsorted(src[by_src], np.arange(n + 1))
     current = s.astype(np.float64)
     heap = [(-v, r) for r, v in enumerate(current.tolist())]   # already in heap order: sorted by -score
-    done = np.zeros(len(b), bool)
-    while heap:
+    done = np.zeros(n, bool)
+    kept: list[int] = []
+    limit = n if max_keep is None else max_keep
+    while heap and len(kept) < limit:
         v, r = heapq.heappop(heap)
         if done[r] or -v != current[r]:                         # stale entry: this box was decayed since
             continue
+        if -v < score_thr:
+            break
         done[r] = True
-        for c, d in neighbours[r]:
-            if not done[c]:
-                current[c] *= d
-                heapq.heappush(heap, (-current[c], c))
-    keep = np.nonzero(current >= score_thr)[0]
-    keep = keep[np.argsort(-current[keep], kind="stable")]
+        kept.append(r)
+        nb, d = dst[starts[r]:starts[r + 1]], decay[starts[r]:starts[r + 1]]
+        live = ~done[nb]
+        nb = nb[live]
+        current[nb] *= d[live]
+        for c, v2 in zip(nb.tolist(), current[nb].tolist()):
+            heapq.heappush(heap, (-v2, c))
+    keep = np.asarray(kept, np.int64)
     return order[keep], current[keep].astype(np.float32)
 
 

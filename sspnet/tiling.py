@@ -77,7 +77,7 @@ def merge_tile_detections(boxes_per_tile: list[np.ndarray], scores_per_tile: lis
     scores = (np.concatenate([np.asarray(s, np.float32).reshape(-1) for s in scores_per_tile])
               if scores_per_tile else np.zeros(0, np.float32))
     if soft_sigma > 0:
-        keep, decayed = soft_nms(boxes, scores, soft_sigma, score_thr)
-        return boxes[keep[:max_det]], decayed[:max_det]
+        keep, decayed = soft_nms(boxes, scores, soft_sigma, score_thr, max_det)
+        return boxes[keep], decayed
     keep = nms(boxes, scores, iou_threshold)[:max_det]
     return boxes[keep], scores[keep]

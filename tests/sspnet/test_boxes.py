@@ -86,3 +86,16 @@ def test_soft_nms_matches_textbook_on_random_boxes():
         ref, current = _soft_nms_reference(boxes, scores, sigma, thr)
         assert keep.tolist() == ref
         np.testing.assert_allclose(s, current[ref], rtol=1e-5)
+
+
+def test_soft_nms_empty_and_max_keep_is_a_prefix():
+    keep, s = soft_nms(np.zeros((0, 4)), np.zeros(0), 0.5, 0.05)
+    assert keep.size == 0 and s.size == 0
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 50, (60, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(2, 20, (60, 2))], 1).astype(np.float32)
+    scores = rng.random(60).astype(np.float32)
+    full, full_s = soft_nms(boxes, scores, 0.5, 0.05)
+    top, top_s = soft_nms(boxes, scores, 0.5, 0.05, max_keep=10)
+    assert top.tolist() == full[:10].tolist()
+    np.testing.assert_allclose(top_s, full_s[:10])
