@@ -1,12 +1,14 @@
 """Full-frame export: dynamic height and width, one call per frame, tiles only beyond the recorded size."""
 from __future__ import annotations
 
+import argparse
 import json
 
 import cv2
 import numpy as np
 import pytest
 
+from sspnet.export.cli import add_arguments
 from sspnet.manifest import read_manifest
 from sspnet.postprocess import detect_frame
 from sspnet.preprocess import FullFrame, input_layout
@@ -60,3 +62,11 @@ def test_full_frame_manifest_on_a_fixed_size_graph_is_refused(edge_full, tmp_pat
     (tmp_path / "fixed.onnx.json").write_text(json.dumps(m))
     with pytest.raises(ManifestMismatch, match="full_frame but the model's input height is fixed"):
         open_backend(fixed, "cpu")
+
+
+@pytest.mark.parametrize("given, expected", [([], "1080p"), (["1080p"], "1080p"), (["640x512"], (640, 512))])
+def test_full_frame_option_alone_means_1080p_at_the_models_scale(given, expected):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--checkpoint", "c.pt", "--out", "m.onnx", "--full-frame", *given])
+    assert args.full_frame == expected
