@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stream_common import OUT, bench_model, int8_cpu_model, machine, run_stream, write_result  # noqa: E402
+from stream_common import (OUT, bench_model, calibration_frames, int8_cpu_model, machine,  # noqa: E402
+                           run_stream, write_result)
 
 PATTERNS = ("ball", "smpte", "pinwheel", "gradient", "spokes", "zone-plate", "circular", "checkers-8")
 
@@ -35,22 +36,6 @@ def run_sources(n: int, size: tuple, fps: int, onnx: Path, frames: int, summary:
              "age_p99_ms": x["latency_ms"]["age"]["p99"], "infer_p50_ms": x["latency_ms"]["infer"]["p50"],
              "drops": x["drops"]} for x in per]
     return {"sources": rows, "summed_fps": round(sum(r["fps"] for r in rows), 4)}
-
-
-def calibration_images(size: tuple, work: Path) -> Path:
-    """A few frames of a synthetic clip at the benchmark's size (INT8 calibration input)."""
-    calib = work / f"calib_{size[0]}x{size[1]}"
-    if not calib.is_dir():
-        import cv2
-
-        from sspnet.synth import render_video
-        from sspnet.synth.h264 import read_mp4_frames
-        mp4, _ = render_video(work / f"clip_{size[0]}x{size[1]}", 0.8, 10.0, size, seed=5)
-        _, frames = read_mp4_frames(mp4, keep_frames=True)
-        calib.mkdir(parents=True)
-        for i, f in enumerate(frames[::2]):
-            cv2.imwrite(str(calib / f"frame_{i:03d}.png"), f)
-    return calib
 
 
 def parse_size(text: str) -> tuple:
@@ -80,7 +65,7 @@ def main(argv=None) -> int:
     work = OUT / "multistream"
     onnx, what = bench_model(OUT / "stream" / "models", full_frame=True)
     if args.precision == "int8":
-        onnx = int8_cpu_model(onnx, calibration_images(args.size, work))
+        onnx = int8_cpu_model(onnx, calibration_frames(work / f"calib_{args.size[0]}x{args.size[1]}", args.size))
     print(f"model {onnx.name} ({what}, {args.precision}); {args.size[0]}x{args.size[1]} live sources at "
           f"{args.fps} fps, N = {counts}, {args.frames} frames per source", flush=True)
     runs = {n: [] for n in counts}

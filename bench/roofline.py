@@ -47,7 +47,7 @@ import numpy as np
 import onnx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stream_common import OUT, bench_model, int8_cpu_model, machine, write_result  # noqa: E402
+from stream_common import OUT, bench_model, calibration_frames, int8_cpu_model, machine, write_result  # noqa: E402
 
 FMA_UNITS = 2
 CONV_WEIGHT_INPUT = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3}
@@ -324,19 +324,6 @@ def print_model(label: str, m: dict) -> None:
     for r in m["top_nodes"][:5]:
         print(f"  top: {'+'.join(r['graph_nodes']) or r['node']:46s} {r['op']:12s} {r['group']:12s} {r['ms']:7.2f} ms "
               f"{r['conv']}")
-
-
-def calibration_frames(folder: Path) -> Path:
-    """The frames bench/stream.py calibrates on (every 3rd of its 1.2 s 1080p clip, seed 3), rendered directly."""
-    if not folder.is_dir():
-        import cv2
-
-        from sspnet.synth.video import Clip
-        folder.mkdir(parents=True)
-        clip = Clip(1.2, 10.0, (1920, 1080), seed=3)
-        for i in range(0, clip.n_frames, max(1, clip.n_frames // 4)):
-            cv2.imwrite(str(folder / f"frame_{i:03d}.png"), clip.frame(i)[1])
-    return folder
 
 
 def main(argv=None) -> int:

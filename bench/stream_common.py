@@ -46,6 +46,20 @@ def bench_model(out_dir: Path, given: str | None = None, full_frame: bool = Fals
     return onnx, what
 
 
+def calibration_frames(folder: Path, size: tuple = (1920, 1080)) -> Path:
+    """``folder`` with 4 frames of a synthetic 1.2 s clip (seed 3) of ``size``, rendered directly (no encode): the
+    INT8 calibration images of the benchmarks; at 1080p, the frames bench/stream.py decodes from its clip."""
+    if not folder.is_dir():
+        import cv2
+
+        from sspnet.synth.video import Clip
+        folder.mkdir(parents=True)
+        clip = Clip(1.2, 10.0, size, seed=3)
+        for i in range(0, clip.n_frames, max(1, clip.n_frames // 4)):
+            cv2.imwrite(str(folder / f"frame_{i:03d}.png"), clip.frame(i)[1])
+    return folder
+
+
 def int8_cpu_model(onnx: Path, images: Path) -> Path:
     """The ``--target cpu`` INT8 calibration of ``onnx`` on ``images`` (cached beside it; the form exact here)."""
     out = onnx.with_suffix(".int8.onnx")
