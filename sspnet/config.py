@@ -86,6 +86,7 @@ class TrainConfig:
     crops_per_image: int = 0                  # crops per image and epoch; 0 = cover its up-scaled area once
     flip: bool = True
     photometric: bool = True
+    copy_paste: int = 0                       # up to N real persons pasted into each crop (0 = off)
     attn_loss: bool = True
     seed: int = 0
     val_every: int = 1
@@ -136,7 +137,8 @@ BOUNDS = {
                   "weight_decay": NON_NEGATIVE, "warmup_iters": NON_NEGATIVE, "warmup_ratio": NON_NEGATIVE,
                   "lr_steps": NON_NEGATIVE, "lr_gamma": POSITIVE, "grad_clip": NON_NEGATIVE, "workers": NON_NEGATIVE,
                   "crop_w": POSITIVE, "crop_h": POSITIVE, "upscale": POSITIVE, "empty_tile_ratio": FRACTION,
-                  "crops_per_image": NON_NEGATIVE, "val_every": NON_NEGATIVE},
+                  "crops_per_image": NON_NEGATIVE, "val_every": NON_NEGATIVE,
+                  "copy_paste": NON_NEGATIVE},
 }
 
 

@@ -1,5 +1,6 @@
 """Training crops from dataset records: random up-scaling, crops around persons or at random, flips, the paper's
-photometric augmentations, the TinyPerson keep rule, and the one normalisation path of the core.
+photometric augmentations, copy-paste of real persons (``copy_paste.py``), the TinyPerson keep rule, and the one
+normalisation path of the core.
 
 A crop is a pure function of (seed, epoch, sample index): every sample draws from its own
 ``numpy.random.default_rng([seed, epoch, index])``, so worker processes, DDP ranks and a resumed run all see the
@@ -24,6 +25,7 @@ from sspnet.data.record import ImageRecord
 from sspnet.preprocess import Preprocess, normalize
 from sspnet.tiling import boxes_in_tile
 from sspnet.training.augment import photometric
+from sspnet.training.copy_paste import PersonBank, paste_persons
 
 KEEP_RATIO = 0.7          # TinyPerson: √(clipped area / full area) ≥ 0.7 keeps a box in a tile
 MIN_BOX_PX = 1.0          # as in the paper's pipeline: boxes under 1 px wide or tall are dropped (here: ignore)
@@ -108,7 +110,8 @@ class TrainCrops(torch.utils.data.Dataset):
 
     def __init__(self, records: list[ImageRecord], *, pre: Preprocess, crop_wh: tuple = (640, 512),
                  upscale: tuple = (1.0, 1.0), empty_ratio: float = 0.1, flip: bool = True,
-                 photometric_aug: bool = True, seed: int = 0, crops_per_image: int = 0, cache_mb: int = 2048):
+                 photometric_aug: bool = True, seed: int = 0, crops_per_image: int = 0, cache_mb: int = 2048,
+                 copy_paste: int = 0):
         if not records:
             raise ValueError("no training records: the training datasets are empty (check --data / --split)")
         if upscale[0] <= 0 or upscale[1] < upscale[0]:
@@ -117,6 +120,7 @@ class TrainCrops(torch.utils.data.Dataset):
         self.pre, self.crop_wh, self.upscale = pre, (int(crop_wh[0]), int(crop_wh[1])), tuple(upscale)
         self.empty_ratio, self.flip, self.photometric = float(empty_ratio), bool(flip), bool(photometric_aug)
         self.seed, self.epoch = int(seed), 0
+        self.copy_paste, self._bank = int(copy_paste), None
         self.cache_bytes_left = int(cache_mb) << 20
         self._cache: dict[int, np.ndarray] = {}
         mean_scale = 0.5 * (self.upscale[0] + self.upscale[1])
@@ -141,9 +145,17 @@ class TrainCrops(torch.utils.data.Dataset):
         return img
 
     def preload(self) -> None:
-        """Decode every image now (before DataLoader workers fork, so they share the cache)."""
+        """Decode every image now, and cut the copy-paste bank (before DataLoader workers fork, so they share
+        both)."""
         for i in range(len(self.records)):
             self.image(i)
+        if self.copy_paste:
+            self.bank()
+
+    def bank(self) -> PersonBank:
+        if self._bank is None:
+            self._bank = PersonBank.from_records(self.records, self.image)
+        return self._bank
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(crop HWC uint8 BGR, boxes [G, 4], ignore [I, 4]) of sample ``index`` in the current epoch."""
@@ -157,6 +169,8 @@ class TrainCrops(torch.utils.data.Dataset):
         origin = choose_crop_origin(boxes_scaled, scaled_wh, self.crop_wh, rng, self.empty_ratio)
         crop = warp_crop(img, scale, origin, self.crop_wh)
         boxes, ignore = crop_targets(rec.boxes_xyxy, rec.ignore_xyxy, scale, origin, self.crop_wh)
+        if self.copy_paste:
+            crop, boxes = paste_persons(crop, boxes, ignore, self.bank(), scale, self.copy_paste, rng)
         if self.flip and rng.random() < 0.5:
             crop, boxes, ignore = hflip(crop, boxes, ignore)
         if self.photometric:
@@ -173,7 +187,7 @@ def train_crops_from_config(records: list[ImageRecord], cfg: Config, cache_mb: i
     t = cfg.train
     return TrainCrops(records, pre=cfg.input, crop_wh=(t.crop_w, t.crop_h), upscale=tuple(t.upscale),
                       empty_ratio=t.empty_tile_ratio, flip=t.flip, photometric_aug=t.photometric, seed=t.seed,
-                      crops_per_image=t.crops_per_image, cache_mb=cache_mb)
+                      crops_per_image=t.crops_per_image, cache_mb=cache_mb, copy_paste=t.copy_paste)
 
 
 def collate(batch: list) -> tuple[torch.Tensor, list[dict]]:

@@ -140,3 +140,18 @@ def test_collate_stacks_images_and_keeps_targets(tmp_path):
     images, targets = collate([ds[0], ds[1], ds[2]])
     assert images.shape == (3, 3, 48, 64) and len(targets) == 3
     assert all(set(t) == {"boxes", "ignore"} for t in targets)
+
+
+def test_training_crops_paste_deterministically_and_only_when_asked(tmp_path):
+    rec = _record(tmp_path, w=320, h=256, boxes=((40, 40, 46, 52),))
+    common = dict(pre=Preprocess(), crop_wh=(160, 128), upscale=(1.0, 1.0), empty_ratio=0.0,
+                  photometric_aug=False, seed=5, crops_per_image=4)
+    plain = TrainCrops([rec], **common)
+    pasting = TrainCrops([rec], copy_paste=6, **common)
+    counts = [len(pasting.sample(i)[1]) for i in range(4)]
+    assert all(len(plain.sample(i)[1]) == 1 for i in range(4))
+    assert max(counts) > 1
+    again = TrainCrops([rec], copy_paste=6, **common)
+    for i in range(4):
+        a, b = pasting.sample(i), again.sample(i)
+        assert (a[0] == b[0]).all() and (a[1] == b[1]).all()
