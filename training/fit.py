@@ -2,7 +2,7 @@
 
 RUN_DIR receives ``last.pt`` (every epoch, at ``--max-steps`` and on SIGTERM/SIGINT), ``best.pt`` (best validation
 AP50-tiny; the latest epoch's weights when there is no validation data), their ``.json`` manifests, ``steps.csv``,
-``metrics.csv``, ``val.jsonl`` and ``curves.png``.
+``metrics.csv``, ``val.jsonl``, ``val.dets.json`` (the last validation's detections) and ``curves.png``.
 Exit codes: 0 done (or ``max_steps`` reached), 1 loss not finite, 128+signal after a signal (checkpoint saved).
 A SIGKILL costs the steps since the last checkpoint and nothing more: files are written whole (temp file + rename),
 and a run that starts deletes the temp files of a write the kill cut off and the log rows after its checkpoint (all
@@ -213,7 +213,7 @@ class Run:
         if self.opts.val_records and self.info.is_main:
             t0 = time.perf_counter()
             val = evaluate(self.parts.model, self.opts.cfg, self.opts.val_records, self.device,
-                           progress=self.opts.progress)
+                           progress=self.opts.progress, dets_path=Path(self.opts.out_dir) / "val.dets.json")
             _log(self.info, f"  val: {HEADLINE} {val[HEADLINE]:.2f}  AP25_tiny {val.get('AP25_tiny', float('nan')):.2f}"
                             f"  AP50_all {val.get('AP50_all', float('nan')):.2f}  ({time.perf_counter() - t0:.0f} s)")
         improved = val is not None and (state.best_metric is None or val[HEADLINE] > state.best_metric)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -139,14 +140,16 @@ def train_one_epoch(model: torch.nn.Module, criterion: Callable, loader, optimiz
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, cfg: Config, records: list, device: torch.device,
-             progress: bool = False) -> dict:
+             progress: bool = False, dets_path: Path | None = None) -> dict:
     """Tiled inference + merge over ``records`` through the core (``detect_dataset``) and the TinyPerson evaluator.
 
-    Returns the evaluator's flat dict (AP{25,50,75}_{all,tiny,...}, MR..., percent). The model's train/eval mode is
-    restored afterwards.
+    Returns the evaluator's flat dict (AP{25,50,75}_{all,tiny,...}, MR..., percent). The detections go to
+    ``dets_path`` (COCO results) when given, so an analysis can re-use them (``bench/error_analysis.py --dets``)
+    without running the model again. The model's train/eval mode is restored afterwards.
     """
     from sspnet.evaluation import detect_dataset
     from sspnet.evaluation import evaluate as evaluate_detections
+    from sspnet.evaluation.detections import save_detections
     from sspnet.training.predict import TorchDetector
 
     was_training = model.training
@@ -157,6 +160,8 @@ def evaluate(model: torch.nn.Module, cfg: Config, records: list, device: torch.d
             detections = detect_dataset(records, detector, progress=progress)
         finally:
             detector.close()
+        if dets_path is not None:
+            save_detections(dets_path, detections)
         return evaluate_detections(records, detections)
     finally:
         model.train(was_training)

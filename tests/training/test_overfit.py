@@ -12,6 +12,7 @@ from sspnet.config import load_config
 from sspnet.data import load_dataset
 from sspnet.evaluation import detect_dataset
 from sspnet.evaluation import evaluate as evaluate_detections
+from sspnet.evaluation.detections import load_detections
 from sspnet.synth import render_dataset
 from sspnet.training.checkpoint import load_checkpoint
 from sspnet.training.fit import TrainOptions, fit
@@ -44,3 +45,5 @@ def test_edge_model_overfits_four_synthetic_tiles(tmp_path):
     again = evaluate_detections(records, detect_dataset(records, TorchDetector(model, loaded_cfg, "cpu")))
     assert again["AP50_all"] == pytest.approx(val[0]["AP50_all"], abs=1e-6)
     assert ckpt["best_metric"] == pytest.approx(val[0]["AP50_tiny"])
+    saved = load_detections(tmp_path / "run" / "val.dets.json", records)     # the validation's detections
+    assert evaluate_detections(records, saved)["AP50_all"] == pytest.approx(val[0]["AP50_all"], abs=1e-6)
