@@ -1,12 +1,12 @@
 """Copy-paste of real persons onto real backgrounds (the accuracy issue's augmentation for 2–30 px persons).
 
-A ``PersonBank`` cuts every isolated training person (no other person or ignore region within a margin of its own
-size) out of its source frame with a context margin. ``paste_persons`` puts up to N of them into a training crop,
-resized by the crop's up-scale factor so they keep the size statistics of the data, where they overlap no person,
-ignore region or black padding. So that the detector cannot learn a rectangular seam, the patch's colours are
-shifted by the mean difference between its margin and the destination under it (the zero-frequency part of
-Poisson blending; OpenCV's ``seamlessClone`` erodes patches of a few pixels away), then it is blended in with
-a feathered border. The pasted boxes become ordinary positives.
+A ``PersonBank`` cuts every isolated person of the real (not ``synthetic``) training frames (no other person or
+ignore region within a margin of its own size) out of its frame with a context margin. ``paste_persons`` puts up
+to N of them into a training crop of a real frame, resized by the crop's up-scale factor so they keep the size
+statistics of the data, where they overlap no person, ignore region or black padding. So that the detector cannot
+learn a rectangular seam, the patch's colours are shifted by the mean difference between its margin and the
+destination under it (the zero-frequency part of Poisson blending; OpenCV's ``seamlessClone`` washes patches of a
+few pixels out), then it is blended in with a feathered border. The pasted boxes become ordinary positives.
 """
 from __future__ import annotations
 
@@ -75,16 +75,17 @@ class PersonBank:
 
     def __init__(self, patches: list[Patch]):
         if not patches:
-            raise ValueError("copy-paste: the training frames hold no isolated person of 2–64 px to paste "
+            raise ValueError("copy-paste: the real training frames hold no isolated person of 2–64 px to paste "
                              "(set train.copy_paste=0)")
         self.patches = patches
 
     @classmethod
     def from_records(cls, records: list[ImageRecord], image_of) -> "PersonBank":
-        """``image_of(i)`` → the HWC BGR pixels of ``records[i]`` (the training crops' image cache)."""
+        """``image_of(i)`` → the HWC BGR pixels of ``records[i]`` (the training crops' image cache). Synthetic
+        records give no persons."""
         patches = []
         for i, rec in enumerate(records):
-            idx = isolated_boxes(rec)
+            idx = np.zeros(0, np.int64) if rec.synthetic else isolated_boxes(rec)
             if len(idx):
                 img = image_of(i)
                 patches += [cut_patch(img, rec.boxes_xyxy[j]) for j in idx]

@@ -169,7 +169,7 @@ class TrainCrops(torch.utils.data.Dataset):
         origin = choose_crop_origin(boxes_scaled, scaled_wh, self.crop_wh, rng, self.empty_ratio)
         crop = warp_crop(img, scale, origin, self.crop_wh)
         boxes, ignore = crop_targets(rec.boxes_xyxy, rec.ignore_xyxy, scale, origin, self.crop_wh)
-        if self.copy_paste:
+        if self.copy_paste and not rec.synthetic:       # real persons onto real backgrounds only
             crop, boxes = paste_persons(crop, boxes, ignore, self.bank(), scale, self.copy_paste, rng)
         if self.flip and rng.random() < 0.5:
             crop, boxes, ignore = hflip(crop, boxes, ignore)

@@ -20,7 +20,7 @@ import numpy as np
 
 from sspnet.data.label_rules import BoxCheck
 from sspnet.data.person_classes import person_class_ids
-from sspnet.data.record import ImageRecord
+from sspnet.data.record import SYNTH_GENERATOR, ImageRecord
 
 # Where to look for ``file_name`` relative to the JSON: its folder and up to three ancestors, each as is or with a
 # sub-folder (TinyPerson keeps tiny_set/annotations/task/*.json next to tiny_set/{train,test}/labeled_images/).
@@ -152,6 +152,8 @@ def parse_coco_doc(doc: object, path: Path, *, ignore_keys: tuple[str, ...], fla
     names = {_integer(c, "id", f"{path}: categories[{i}]"): str(c.get("name", "")) for i, c in enumerate(cats)}
     person_ids = person_class_ids(names, str(path))
     used_flags = [k for k in flag_keys if any(isinstance(a, dict) and k in a for a in anns)]
+    info = doc.get("info")
+    synthetic = isinstance(info, dict) and info.get("generator") == SYNTH_GENERATOR
 
     resolver = ImageResolver(path, image_root)
     records: list[ImageRecord] = []
@@ -173,7 +175,8 @@ def parse_coco_doc(doc: object, path: Path, *, ignore_keys: tuple[str, ...], fla
                 raise ValueError(f"{where}: '{corner_key}' {list(c)} is empty (x2 <= x1 or y2 <= y1)")
         index[image_id] = len(records)
         records.append(ImageRecord(image_path=str(resolver.resolve(file_name, check_images, where)), width=width,
-                                   height=height, image_id=image_id, file_name=file_name, corner_xyxy=corner))
+                                   height=height, image_id=image_id, file_name=file_name, corner_xyxy=corner,
+                                   synthetic=synthetic))
 
     pos: list[list] = [[] for _ in records]     # per record: (box xyxy, annotation index)
     ign: list[list] = [[] for _ in records]

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+SYNTH_GENERATOR = "sspnet.synth"   # the COCO ``info.generator`` of frames that ``sspnet synth`` rendered
+
 
 def _empty_boxes() -> np.ndarray:
     return np.zeros((0, 4), np.float32)
@@ -16,7 +18,8 @@ class ImageRecord:
 
     ``boxes_xyxy`` are the positive persons, ``ignore_xyxy`` the ignore regions (ignore, crowd, uncertain,
     flat-filled ...), both in pixels of the image the record describes (the tile, for a corner record).
-    ``flags`` holds per-positive-box boolean arrays (e.g. ``in_dense_image``).
+    ``flags`` holds per-positive-box boolean arrays (e.g. ``in_dense_image``). ``synthetic``: rendered by
+    ``sspnet synth`` (its file's ``info.generator``), not a real frame.
     """
     image_path: str
     width: int
@@ -27,6 +30,7 @@ class ImageRecord:
     ignore_xyxy: np.ndarray = field(default_factory=_empty_boxes)
     flags: dict = field(default_factory=dict)
     corner_xyxy: tuple | None = None
+    synthetic: bool = False
 
     def load_image(self) -> np.ndarray:
         """HWC uint8 BGR pixels (the corner crop for a sub-image record)."""

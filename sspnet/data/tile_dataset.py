@@ -52,7 +52,7 @@ def tile_record(rec: ImageRecord, tile_wh: tuple[int, int] = (640, 512), overlap
                                  file_name=rec.file_name, boxes_xyxy=boxes.astype(np.float32),
                                  ignore_xyxy=clip_to_tile(rec.ignore_xyxy, corner),
                                  flags={k: np.asarray(v)[kept] for k, v in rec.flags.items()},
-                                 corner_xyxy=tuple(int(v) for v in corner)))
+                                 corner_xyxy=tuple(int(v) for v in corner), synthetic=rec.synthetic))
     return tiles, landed
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..data.record import SYNTH_GENERATOR
 from ..manifest import atomic_write_bytes
 from .ignore_regions import add_ignore_regions
 from .world import PersonBox, build_world, render_view
@@ -102,7 +103,7 @@ def render_dataset(out_dir: str | Path, n_images: int, size: tuple = (1920, 1080
         for b in boxes:
             annotations.append(coco_annotation(len(annotations) + 1, image_id, b.box_xyxy, b.pose, b.ignore))
     info = {"description": "sspnet synthetic aerial tiny persons (not for accuracy claims)", "seed": seed,
-            "generator": "sspnet.synth", "version": 1}
+            "generator": SYNTH_GENERATOR, "version": 1}
     ann_path = out_dir / "annotations.json"
     atomic_write_bytes(ann_path, json_bytes(coco_document(images, annotations, info)))
     return ann_path

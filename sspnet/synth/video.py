@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.record import SYNTH_GENERATOR
 from ..manifest import atomic_write_bytes
 from .dataset import coco_annotation, coco_document, json_bytes
 from .h264 import H264Writer
@@ -93,7 +94,7 @@ def render_video(out_dir: str | Path, seconds: float, fps: float, size: tuple = 
                 annotations.append(coco_annotation(len(annotations) + 1, i + 1, b.box_xyxy, b.pose, b.ignore,
                                                    track_id=b.track_id))
     info = {"description": "sspnet synthetic aerial clip (not for accuracy claims)", "seed": seed,
-            "generator": "sspnet.synth", "version": 1,
+            "generator": SYNTH_GENERATOR, "version": 1,
             "video": {"file": mp4_path.name, "fps": float(fps), "frames": len(images), "width": w, "height": h,
                       "codec": "h264", "encoder": writer.encoder, "scene": clip.world.scene_kind,
                       "camera_drift_px_s": round(clip.camera.speed_px_s, 3), "persons": len(clip.world.persons)}}

@@ -79,6 +79,10 @@ def test_dataset_loads_with_the_tinyperson_reader(tmp_path):
     assert len(records) == 2
     assert sum(len(r.boxes_xyxy) for r in records) == sum(not a["ignore"] for a in doc["annotations"])
     assert records[0].load_image().shape == (SIZE[1], SIZE[0], 3)
+    assert all(r.synthetic for r in records)                  # known as rendered (copy-paste skips them)
+    doc["info"].pop("generator")
+    (tmp_path / "unmarked.json").write_text(json.dumps(doc))
+    assert not any(r.synthetic for r in load_dataset(tmp_path / "unmarked.json", fmt="tinyperson"))
 
 
 def test_size_distribution_like_tinyperson():

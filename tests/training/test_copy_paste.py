@@ -75,6 +75,15 @@ def test_paste_skips_black_padding():
     assert len(new) == 0 and (out == 0).all()
 
 
+def test_bank_takes_no_synthetic_person():
+    real, rendered = _record(boxes=[(20, 20, 26, 32)]), _record(boxes=[(60, 60, 66, 72)])
+    rendered.synthetic = True
+    image = np.zeros((160, 200, 3), np.uint8)
+    assert len(PersonBank.from_records([real, rendered], lambda i: image)) == 1
+    with pytest.raises(ValueError, match="copy_paste=0"):
+        PersonBank.from_records([rendered], lambda i: image)
+
+
 def test_empty_bank_is_a_clear_error():
     rec = _record(boxes=[(100, 50, 106, 62), (108, 50, 114, 62)])
     with pytest.raises(ValueError, match="copy_paste=0"):

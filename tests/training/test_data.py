@@ -155,3 +155,7 @@ def test_training_crops_paste_deterministically_and_only_when_asked(tmp_path):
     for i in range(4):
         a, b = pasting.sample(i), again.sample(i)
         assert (a[0] == b[0]).all() and (a[1] == b[1]).all()
+    rendered = _record(tmp_path, w=320, h=256, boxes=((40, 40, 46, 52),), name="synth.png")
+    rendered.synthetic = True                                # real persons go onto real frames only
+    both = TrainCrops([rec, rendered], copy_paste=6, **common)
+    assert all(len(both.sample(i)[1]) == 1 for i in range(4, 8))
