@@ -22,7 +22,7 @@ def test_train_gpu_script_smoke_on_cpu(tmp_path):
                        timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     ckpt = read_checkpoint(tmp_path / "out" / "edge" / "last.pt")
-    assert ckpt["global_step"] == 1 and ckpt["config"]["input"]["scale"] == 2.0
+    assert ckpt["global_step"] == 1 and ckpt["config"]["input"]["scale"] == 2.5
     assert "then all weights from models/sspnet_edge.pt" in r.stdout
 
 
