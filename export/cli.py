@@ -19,6 +19,7 @@ FULL_FRAME_AUTO = "1080p"   # --full-frame alone (or "1080p"): a 1080p frame at 
 def parse_full_frame(text: str):
     return FULL_FRAME_AUTO if text.lower() == FULL_FRAME_AUTO else parse_wh(text)
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="checkpoint written by sspnet train (RUN/best.pt)")
     parser.add_argument("--out", required=True, help="ONNX file to write (its manifest goes to OUT.json)")
@@ -27,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     batch = parser.add_mutually_exclusive_group()
     batch.add_argument("--batch", type=int, default=None, help="fixed batch (default 1)")
     batch.add_argument("--dynamic-batch", action="store_true", help="dynamic batch (tiles of a frame in one call)")
-    parser.add_argument("--full-frame", type=parse_full_frame, nargs="?", const=FULL_FRAME_AUTO, default=None, metavar="WxH",
+    parser.add_argument("--full-frame", type=parse_full_frame, nargs="?", const=FULL_FRAME_AUTO, default=None,
+                        metavar="WxH",
                         help="dynamic height and width: the runtime runs a frame whole (after the manifest's scale, "
                              "padded to the largest stride) up to WxH (default, or '1080p': a 1080p frame at the "
                              "checkpoint's scale, 3840x2176 at scale 2) and tiles only larger ones")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sspnet.boxes import box_intersection
 from sspnet.data.record import ImageRecord
 
 MIN_SIDE_PX, MAX_SIDE_PX = 2.0, 64.0   # source-frame box sides a bank keeps (TinyPerson's tiny and small range)
@@ -38,10 +39,7 @@ def _expanded(boxes: np.ndarray, frac: float, min_px: float) -> np.ndarray:
 
 def _intersects(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     """[K] bool: does xyxy ``box`` overlap each of ``others`` [K, 4] (touching edges do not count)."""
-    if len(others) == 0:
-        return np.zeros(0, bool)
-    return ((np.minimum(box[2], others[:, 2]) > np.maximum(box[0], others[:, 0]))
-            & (np.minimum(box[3], others[:, 3]) > np.maximum(box[1], others[:, 1])))
+    return box_intersection(box[None], np.asarray(others, np.float32).reshape(-1, 4))[0] > 0
 
 
 def isolated_boxes(rec: ImageRecord) -> np.ndarray:
