@@ -80,7 +80,7 @@ def run_model(records: list, detector) -> list:
         boxes, scores = run_in_batches(detector.infer, t.batch, step=detector.max_batch)
         keep = [s >= thr for s in scores]
         out.append(([b[k] for b, k in zip(boxes, keep)], [s[k] for s, k in zip(scores, keep)],
-                    t.corners_xyxy, t.scale, t.frame_wh))
+                    t.corners_xyxy, t.scale_xy, t.frame_wh))
     return out
 
 

@@ -149,7 +149,7 @@ def export_onnx(checkpoint_or_model, out: str | Path, input_wh: tuple[int, int] 
 
     model, cfg, parent = _load(checkpoint_or_model, cfg)
     if full_frame == "1080p":
-        full_frame = FullFrame.of_frame(1920, 1080, cfg.input.scale, max(model.strides))
+        full_frame = FullFrame.of_frame(1920, 1080, cfg.input.scale_xy, max(model.strides))
     input_wh = tuple(input_wh or (cfg.input.input_w, cfg.input.input_h))
     row = check_options(cfg.model.head, batch, opset, fp16, full_frame)
     wrapper = wrap_for_export(model, input_wh)

@@ -64,7 +64,7 @@ def parity_frame_from(source, pre: Preprocess, full_frame: FullFrame) -> np.ndar
     batch = frame_to_tiles(frames[0], pre, full_frame).batch
     if len(batch) != 1:
         raise ValueError(f"the first frame of {where} is larger than the full-frame size "
-                         f"{full_frame.max_w}x{full_frame.max_h} once scaled by {pre.scale}")
+                         f"{full_frame.max_w}x{full_frame.max_h} once scaled by {pre.scale_xy}")
     return batch
 
 

@@ -167,7 +167,7 @@ def _clip(wh: tuple, lo: tuple, hi: tuple) -> tuple:
 
 
 def _manifest_frame(info: OnnxInfo, manifest: dict | None) -> tuple:
-    """(FullFrame, tile (w, h), scale) from the ONNX manifest of a full-frame ONNX, or a PlanError saying why not."""
+    """(FullFrame, tile (w, h), scale_xy) from the ONNX manifest of a full-frame ONNX, or a PlanError saying why not."""
     where = manifest_path(info.path).name
     d = ((manifest or {}).get("input") or {}).get("full_frame")
     if d is None:
@@ -177,11 +177,13 @@ def _manifest_frame(info: OnnxInfo, manifest: dict | None) -> tuple:
     try:
         ff = FullFrame.from_dict(d)
         tile = (int(manifest["input"]["width"]), int(manifest["input"]["height"]))
-        scale = float((manifest.get("preprocess") or {}).get("scale", 1.0))
+        pre = manifest.get("preprocess") or {}
+        scale = float(pre.get("scale", 1.0))
+        scale_xy = (scale * float(pre.get("stretch_x", 1.0)), scale)
     except (KeyError, TypeError, ValueError) as e:
         raise PlanError(f"{where}: input.full_frame or the tile size is malformed ({e!r}); re-export the "
                         f"model") from None
-    return ff, tile, scale
+    return ff, tile, scale_xy
 
 
 def frame_profile(info: OnnxInfo, manifest: dict | None, min_wh: tuple | None = None, opt_wh: tuple | None = None,
@@ -201,11 +203,11 @@ def frame_profile(info: OnnxInfo, manifest: dict | None, min_wh: tuple | None = 
     if len(shape) != 4 or shape[1] is None or shape[2] is not None or shape[3] is not None:
         raise PlanError(f"{info.path.name}: input {info.input_name} {list(shape)}: only the batch, or height and "
                         f"width together ('sspnet export --full-frame'), may be dynamic")
-    ff, tile, scale = _manifest_frame(info, manifest)
+    ff, tile, scale_xy = _manifest_frame(info, manifest)
     m = ff.multiple
     top = (ff.max_w // m * m, ff.max_h // m * m)        # the largest padded frame ff.fits() accepts
     lo, hi = min_wh or tile, max_wh or top
-    frame = FullFrame.of_frame(*OPT_FRAME_WH, scale, m)
+    frame = FullFrame.of_frame(*OPT_FRAME_WH, scale_xy, m)
     opt = opt_wh or _clip((frame.max_w, frame.max_h), lo, hi)
     _check_frames(info.path.name, ff, tile, top, lo, opt, hi)
     return FrameProfile(min_wh=tuple(lo), opt_wh=tuple(opt), max_wh=tuple(hi), multiple=m)

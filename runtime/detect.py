@@ -211,7 +211,7 @@ def _print_options(args, inputs, todo, backend, run_dir) -> None:
              f"  inputs   {stills} stills, {videos} videos; {len(inputs) - len(todo)} done before, "
              f"{len(todo)} to do",
              f"  model    {describe() if describe else backend.name} ({pre.input_w}x{pre.input_h} tiles, "
-             f"overlap {pre.overlap}, scale {pre.scale})",
+             f"overlap {pre.overlap}, scale {pre.scale_text()})",
              f"  post     score_thr={post.score_thr} nms_iou={post.nms_iou} merge_iou={post.merge_iou} "
              f"max_det={post.max_det}",
              f"  out      {run_dir.path} ({JSONL}: {run_dir.lines_before} lines before; up to {args.max_chips} "

@@ -279,7 +279,7 @@ class StreamPipeline:
                 continue
             t0 = time.perf_counter()
             t = work.tiled
-            boxes, scores = detections_from_tiles(work.boxes, work.scores, t.corners_xyxy, t.scale, t.frame_wh, post)
+            boxes, scores = detections_from_tiles(work.boxes, work.scores, t.corners_xyxy, t.scale_xy, t.frame_wh, post)
             track_ids = None
             if lane.tracker is not None:
                 keep, track_ids = lane.tracker.update(boxes, scores)

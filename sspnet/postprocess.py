@@ -101,7 +101,7 @@ def run_in_batches(run: Callable, inputs, count: int | None = None, step: int | 
     return tuple(np.concatenate(outs) for outs in zip(*parts))
 
 
-def detections_from_tiles(boxes: np.ndarray, scores: np.ndarray, corners_xyxy: np.ndarray, scale: float,
+def detections_from_tiles(boxes: np.ndarray, scores: np.ndarray, corners_xyxy: np.ndarray, scale_xy: tuple,
                           frame_wh: tuple, post: Postprocess) -> tuple[np.ndarray, np.ndarray]:
     """Raw per-tile model outputs → merged detections in source-frame pixels. ``pre_nms_topk`` counts per
     640×512-sized area: a whole frame (one input of many tiles' area) keeps as many candidates as its tiles would."""
@@ -112,7 +112,8 @@ def detections_from_tiles(boxes: np.ndarray, scores: np.ndarray, corners_xyxy: n
     merged_b, merged_s = merge_tile_detections([p[0] for p in per_tile], [p[1] for p in per_tile],
                                                corners_xyxy, post.merge_iou, post.max_det,
                                                soft_sigma=post.soft_nms_sigma, score_thr=post.score_thr)
-    return clip_boxes(merged_b / scale, *frame_wh), merged_s
+    sx, sy = scale_xy
+    return clip_boxes(np.reshape(merged_b, (-1, 4)) / np.float32([sx, sy, sx, sy]), *frame_wh), merged_s
 
 
 def detect_frame(frame_bgr: np.ndarray, pre: Preprocess, post: Postprocess, run_batch: RunBatch,
@@ -122,8 +123,8 @@ def detect_frame(frame_bgr: np.ndarray, pre: Preprocess, post: Postprocess, run_
     fit in memory at once: each chunk is cropped and normalised only when its turn comes). ``full_frame``: the
     artifact takes whole frames up to that size (one call, see ``sspnet.preprocess.input_layout``)."""
     check_frame(frame_bgr)
-    resized = resize_frame(frame_bgr, pre.scale)
+    resized = resize_frame(frame_bgr, pre.scale_xy)
     corners = input_layout(resized.shape[1], resized.shape[0], pre, full_frame)   # [T, 4]
     boxes, scores = run_in_batches(run_batch, lambda i, j: normalize(crop_tiles(resized, corners[i:j]), pre),
                                    len(corners), max_batch)
-    return detections_from_tiles(boxes, scores, corners, pre.scale, (frame_bgr.shape[1], frame_bgr.shape[0]), post)
+    return detections_from_tiles(boxes, scores, corners, pre.scale_xy, (frame_bgr.shape[1], frame_bgr.shape[0]), post)

@@ -1,7 +1,7 @@
 """The one pre-processing path shared by training's evaluation, calibration and the runtime.
 
 A frame (HWC uint8, BGR as OpenCV and GStreamer's BGR caps deliver it) is resized by ``scale`` (tiny persons need
-up-scaling), cut into model-sized tiles — or, for an artifact with dynamic height and width (``FullFrame``), kept
+up-scaling; ``stretch_x`` widens it further, for frames stored narrower than they were filmed), cut into model-sized tiles — or, for an artifact with dynamic height and width (``FullFrame``), kept
 whole and zero-padded to a multiple of the largest stride — converted to the model's colour order, normalised and
 laid out as NCHW float32. Detections come back through ``sspnet.postprocess.detections_from_tiles``, which undoes
 the same geometry (a whole frame is one tile at corner 0, 0).
@@ -27,14 +27,26 @@ class Preprocess:
     input_w: int = 640
     input_h: int = 512
     scale: float = 1.0          # frame resize factor applied before tiling
+    stretch_x: float = 1.0      # extra horizontal factor: un-squeezes frames stored narrower than filmed
     overlap: int = 50           # tile overlap in resized-frame pixels
     color: str = "rgb"          # channel order the network expects
     mean: tuple[float, float, float] = IMAGENET_MEAN_RGB
     std: tuple[float, float, float] = IMAGENET_STD_RGB
 
+    @property
+    def scale_xy(self) -> tuple[float, float]:
+        """The resize factors across and down."""
+        return self.scale * self.stretch_x, self.scale
+
+    def scale_text(self) -> str:
+        """How frames are resized, for logs: ``2.5``, or ``2.25 (x 1.78 across)``."""
+        return f"{self.scale:g}" + (f" (x {self.stretch_x:g} across)" if self.stretch_x != 1.0 else "")
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["mean"], d["std"] = list(self.mean), list(self.std)
+        if self.stretch_x == 1.0:      # manifests and calibration-cache digests written before the key stay valid
+            del d["stretch_x"]
         return d
 
     @classmethod
@@ -67,9 +79,9 @@ class FullFrame:
         return -(-w // m) * m, -(-h // m) * m
 
     @classmethod
-    def of_frame(cls, w: int, h: int, scale: float, multiple: int = 32) -> "FullFrame":
-        """The size a ``w`` × ``h`` frame runs at after ``scale``, padded to ``multiple``."""
-        return cls(*cls(0, 0, multiple).padded(round(w * scale), round(h * scale)), multiple)
+    def of_frame(cls, w: int, h: int, scale_xy: tuple[float, float], multiple: int = 32) -> "FullFrame":
+        """The size a ``w`` × ``h`` frame runs at after resizing by ``scale_xy``, padded to ``multiple``."""
+        return cls(*cls(0, 0, multiple).padded(*scaled_size(w, h, scale_xy)), multiple)
 
     def fits(self, w: int, h: int) -> bool:
         pw, ph = self.padded(w, h)
@@ -96,7 +108,7 @@ class TiledFrame:
     """A frame ready for the backend: NCHW tiles plus what is needed to map detections back."""
     batch: np.ndarray                      # [T, 3, input_h, input_w] float32
     corners_xyxy: np.ndarray               # [T, 4] tile corners in resized-frame pixels
-    scale: float
+    scale_xy: tuple
     frame_wh: tuple = field(default=(0, 0))
 
 
@@ -114,11 +126,15 @@ def normalize(images_hwc: np.ndarray, pre: Preprocess) -> np.ndarray:
     return out
 
 
-def resize_frame(frame_bgr: np.ndarray, scale: float) -> np.ndarray:
-    if scale == 1.0:
+def scaled_size(w: int, h: int, scale_xy: tuple[float, float]) -> tuple[int, int]:
+    return round(w * scale_xy[0]), round(h * scale_xy[1])
+
+
+def resize_frame(frame_bgr: np.ndarray, scale_xy: tuple[float, float]) -> np.ndarray:
+    if tuple(scale_xy) == (1.0, 1.0):
         return frame_bgr
     h, w = frame_bgr.shape[:2]
-    return cv2.resize(frame_bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(frame_bgr, scaled_size(w, h, scale_xy), interpolation=cv2.INTER_LINEAR)
 
 
 def check_frame(frame_bgr: np.ndarray) -> None:
@@ -128,17 +144,15 @@ def check_frame(frame_bgr: np.ndarray) -> None:
 
 def tile_count(frame_wh: tuple, pre: Preprocess, full_frame: FullFrame | None = None) -> int:
     """How many inputs ``frame_to_tiles`` cuts from a frame of this size (no pixels needed)."""
-    w, h = frame_wh
-    if pre.scale != 1.0:
-        w, h = round(w * pre.scale), round(h * pre.scale)
-    return len(input_layout(w, h, pre, full_frame))
+    return len(input_layout(*scaled_size(*frame_wh, pre.scale_xy), pre, full_frame))
 
 
 def frame_to_tiles(frame_bgr: np.ndarray, pre: Preprocess, full_frame: FullFrame | None = None) -> TiledFrame:
     """Resize, tile (or pad whole, see ``input_layout``) and normalise one frame (HWC uint8 BGR)."""
     check_frame(frame_bgr)
-    resized = resize_frame(frame_bgr, pre.scale)
+    resized = resize_frame(frame_bgr, pre.scale_xy)
     h, w = resized.shape[:2]
     corners = input_layout(w, h, pre, full_frame)
     batch = normalize(crop_tiles(resized, corners), pre)
-    return TiledFrame(batch=batch, corners_xyxy=corners, scale=pre.scale, frame_wh=(frame_bgr.shape[1], frame_bgr.shape[0]))
+    return TiledFrame(batch=batch, corners_xyxy=corners, scale_xy=pre.scale_xy,
+                      frame_wh=(frame_bgr.shape[1], frame_bgr.shape[0]))

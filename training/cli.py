@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
               f"AMP {'on' if t.amp and device == 'cuda' else 'off'}\n"
               f"  crops    {t.crop_w}x{t.crop_h}, up-scale {list(t.upscale)}{scale_note}, empty {t.empty_tile_ratio}, "
               f"flip {t.flip}, photometric {t.photometric}, crops/image {t.crops_per_image or 'auto'}\n"
-              f"  input    {cfg.input.input_w}x{cfg.input.input_h} tiles, scale {cfg.input.scale}, "
+              f"  input    {cfg.input.input_w}x{cfg.input.input_h} tiles, scale {cfg.input.scale_text()}, "
               f"overlap {cfg.input.overlap}\n"
               f"  backbone weights {cfg.model.backbone_weights or '(none: from scratch)'}"
               + (f", then all weights from {args.init}" if args.init else "") + "\n" + "\n".join(data_lines),

@@ -112,9 +112,9 @@ def match_margin(pixels: np.ndarray, under: np.ndarray, alpha: np.ndarray) -> np
     return np.clip(pixels + shift, 0.0, 255.0)
 
 
-def paste_persons(crop_bgr: np.ndarray, boxes: np.ndarray, ignore: np.ndarray, bank: PersonBank, scale: float,
-                  max_count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Paste 0..``max_count`` bank persons, resized by ``scale``, into ``crop_bgr`` (modified in place).
+def paste_persons(crop_bgr: np.ndarray, boxes: np.ndarray, ignore: np.ndarray, bank: PersonBank,
+                  scale_xy: tuple, max_count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Paste 0..``max_count`` bank persons, resized by ``scale_xy`` (across, down), into ``crop_bgr`` (modified in place).
 
     Returns (crop, boxes + pasted boxes). A person is placed only where its context overlaps no existing or
     pasted person, no ignore region and no black padding; a person that finds no such place is skipped.
@@ -125,7 +125,7 @@ def paste_persons(crop_bgr: np.ndarray, boxes: np.ndarray, ignore: np.ndarray, b
     pasted = []
     for _ in range(int(rng.integers(0, max_count + 1))):
         patch = bank.patches[int(rng.integers(len(bank)))]
-        ph, pw = (max(1, round(s * scale)) for s in patch.pixels.shape[:2])
+        ph, pw = max(1, round(patch.pixels.shape[0] * scale_xy[1])), max(1, round(patch.pixels.shape[1] * scale_xy[0]))
         if ph >= ch or pw >= cw:
             continue
         sy, sx = ph / patch.pixels.shape[0], pw / patch.pixels.shape[1]

@@ -65,28 +65,34 @@ def choose_crop_origin(boxes_scaled_xyxy: np.ndarray, scaled_wh: tuple, crop_wh:
     return origin
 
 
-def warp_crop(img_bgr: np.ndarray, scale: float, origin_xy: tuple, crop_wh: tuple) -> np.ndarray:
-    """Scale the image by ``scale`` and cut ``crop_wh`` at ``origin_xy`` in one bilinear warp (zero padding outside).
+def warp_crop(img_bgr: np.ndarray, scale_xy: tuple, origin_xy: tuple, crop_wh: tuple) -> np.ndarray:
+    """Scale the image by ``scale_xy`` (across, down) and cut ``crop_wh`` at ``origin_xy`` in one bilinear warp
+    (zero padding outside).
 
-    Pixel centres follow ``cv2.resize``: destination index x samples source index (x + origin + 0.5)/scale − 0.5,
+    Pixel centres follow ``cv2.resize``: destination index x samples source index (x + origin + 0.5)/sx − 0.5,
     so boxes map as ``box * scale − origin``.
     """
-    shift = 0.5 * scale - 0.5
-    m = np.array([[scale, 0.0, shift - origin_xy[0]], [0.0, scale, shift - origin_xy[1]]], np.float64)
+    sx, sy = scale_xy
+    m = np.array([[sx, 0.0, 0.5 * sx - 0.5 - origin_xy[0]], [0.0, sy, 0.5 * sy - 0.5 - origin_xy[1]]], np.float64)
     return cv2.warpAffine(img_bgr, m, (int(crop_wh[0]), int(crop_wh[1])), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
 
 
-def crop_targets(boxes_xyxy: np.ndarray, ignore_xyxy: np.ndarray, scale: float, origin_xy: tuple,
+def scale_boxes(boxes_xyxy: np.ndarray, scale_xy: tuple) -> np.ndarray:
+    sx, sy = scale_xy
+    return np.asarray(boxes_xyxy, np.float32).reshape(-1, 4) * np.float32([sx, sy, sx, sy])
+
+
+def crop_targets(boxes_xyxy: np.ndarray, ignore_xyxy: np.ndarray, scale_xy: tuple, origin_xy: tuple,
                  crop_wh: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Source-image boxes → (kept person boxes [G, 4], ignore boxes [I, 4]) in crop pixels, float32."""
     corner = (origin_xy[0], origin_xy[1], origin_xy[0] + crop_wh[0], origin_xy[1] + crop_wh[1])
-    boxes_s = np.asarray(boxes_xyxy, np.float32).reshape(-1, 4) * scale
+    boxes_s = scale_boxes(boxes_xyxy, scale_xy)
     kept, kept_idx = boxes_in_tile(boxes_s, corner, KEEP_RATIO)
     cut_mask = np.ones(len(boxes_s), bool)
     cut_mask[kept_idx] = False
     cut, _ = boxes_in_tile(boxes_s[cut_mask], corner, 0.0)      # persons the crop cuts: any visible part
-    ign, _ = boxes_in_tile(np.asarray(ignore_xyxy, np.float32).reshape(-1, 4) * scale, corner, 0.0)
+    ign, _ = boxes_in_tile(scale_boxes(ignore_xyxy, scale_xy), corner, 0.0)
     wh = kept[:, 2:] - kept[:, :2]
     big = (wh >= MIN_BOX_PX).all(axis=1)
     ignore = np.concatenate([ign, cut, kept[~big]]).astype(np.float32).reshape(-1, 4)
@@ -103,7 +109,8 @@ def hflip(crop_bgr: np.ndarray, boxes_xyxy: np.ndarray, ignore_xyxy: np.ndarray)
 
 class TrainCrops(torch.utils.data.Dataset):
     """Random training crops over ``records``. ``len()`` = crops per epoch: each image contributes enough crops to
-    cover its area at the mean up-scale once (at least 1), or ``crops_per_image`` when that is > 0.
+    cover its area at the mean up-scale once (at least 1), or ``crops_per_image`` when that is > 0. A crop's
+    up-scale u is drawn from ``upscale`` and widened by ``pre.stretch_x`` across, as inference resizes frames.
 
     Item: (image float32 [3, crop_h, crop_w] normalised by ``pre``, {"boxes": [G, 4], "ignore": [I, 4]} xyxy px).
     """
@@ -125,7 +132,8 @@ class TrainCrops(torch.utils.data.Dataset):
         self._cache: dict[int, np.ndarray] = {}
         mean_scale = 0.5 * (self.upscale[0] + self.upscale[1])
         per_image = [crops_per_image if crops_per_image > 0 else
-                     max(1, round(r.width * r.height * mean_scale ** 2 / (self.crop_wh[0] * self.crop_wh[1])))
+                     max(1, round(r.width * r.height * mean_scale ** 2 * pre.stretch_x
+                                  / (self.crop_wh[0] * self.crop_wh[1])))
                      for r in records]
         self.record_of_sample = np.repeat(np.arange(len(records)), per_image)  # [num_crops]
 
@@ -163,14 +171,15 @@ class TrainCrops(torch.utils.data.Dataset):
         rec = self.records[int(self.record_of_sample[index])]
         img = self.image(int(self.record_of_sample[index]))
         scale = float(rng.uniform(*self.upscale))
+        scale_xy = (scale * self.pre.stretch_x, scale)
         h, w = img.shape[:2]
-        scaled_wh = (w * scale, h * scale)
-        boxes_scaled = np.asarray(rec.boxes_xyxy, np.float32).reshape(-1, 4) * scale
+        scaled_wh = (w * scale_xy[0], h * scale_xy[1])
+        boxes_scaled = scale_boxes(rec.boxes_xyxy, scale_xy)
         origin = choose_crop_origin(boxes_scaled, scaled_wh, self.crop_wh, rng, self.empty_ratio)
-        crop = warp_crop(img, scale, origin, self.crop_wh)
-        boxes, ignore = crop_targets(rec.boxes_xyxy, rec.ignore_xyxy, scale, origin, self.crop_wh)
+        crop = warp_crop(img, scale_xy, origin, self.crop_wh)
+        boxes, ignore = crop_targets(rec.boxes_xyxy, rec.ignore_xyxy, scale_xy, origin, self.crop_wh)
         if self.copy_paste and not rec.synthetic:       # real persons onto real backgrounds only
-            crop, boxes = paste_persons(crop, boxes, ignore, self.bank(), scale, self.copy_paste, rng)
+            crop, boxes = paste_persons(crop, boxes, ignore, self.bank(), scale_xy, self.copy_paste, rng)
         if self.flip and rng.random() < 0.5:
             crop, boxes, ignore = hflip(crop, boxes, ignore)
         if self.photometric:

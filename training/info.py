@@ -67,7 +67,7 @@ def model_info(model: nn.Module, cfg: Config, width: int | None = None, height: 
             "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "gmac": round(gmac, 3), "gmac_counted_on": method, "tile": [width, height],
             "input": {"name": "images", "shape": [1, 3, height, width], "dtype": "float32", "layout": "NCHW",
-                      "color": cfg.input.color, "scale": cfg.input.scale},
+                      "color": cfg.input.color, "scale": cfg.input.scale, "stretch_x": cfg.input.stretch_x},
             "strides": list(getattr(model, "strides", [])),
             "base_edges": list(getattr(model, "base_edges", [])),
             "outputs": describe_outputs(model, width, height)}
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{m['name']} ({m['backbone']} + {m['neck']} + {m['head']}): {info['params']:,} parameters "
           f"({info['trainable_params']:,} trainable), {info['gmac']:.2f} GMAC per {w}x{h} tile "
           f"[counted on {info['gmac_counted_on']}]")
-    print(f"  input   images {info['input']['shape']} float32 NCHW, {cfg.input.color}, scale {cfg.input.scale}")
+    print(f"  input   images {info['input']['shape']} float32 NCHW, {cfg.input.color}, scale {cfg.input.scale_text()}")
     for name, shapes in info["outputs"].items():
         if not shapes:
             continue

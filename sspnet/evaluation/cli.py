@@ -58,7 +58,7 @@ def _run_model(args: argparse.Namespace, records: list) -> dict:
         detector.preprocess = dataclasses.replace(detector.preprocess, scale=args.scale)
     try:
         print(f"model: {args.model} backend={getattr(detector, 'name', type(detector).__name__)} "
-              f"max_batch={detector.max_batch} scale={detector.preprocess.scale}")
+              f"max_batch={detector.max_batch} scale={detector.preprocess.scale_text()}")
         return detect_dataset(records, detector, progress=True)
     finally:
         detector.close()

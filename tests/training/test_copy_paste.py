@@ -51,7 +51,7 @@ def test_paste_adds_boxes_that_hold_the_person_and_avoid_persons_and_ignore():
     crop = np.full((128, 160, 3), 90, np.uint8)
     boxes = np.array([[10, 10, 16, 22]], np.float32)
     ignore = np.array([[100, 60, 160, 128]], np.float32)
-    out, new = paste_persons(crop.copy(), boxes, ignore, _bank(), 1.5, 8, np.random.default_rng(3))
+    out, new = paste_persons(crop.copy(), boxes, ignore, _bank(), (1.5, 1.5), 8, np.random.default_rng(3))
     assert 1 < len(new) <= 9 and (new[0] == boxes[0]).all()
     pasted = new[1:]
     for b in pasted:
@@ -71,7 +71,7 @@ def test_paste_adds_boxes_that_hold_the_person_and_avoid_persons_and_ignore():
 def test_paste_skips_black_padding():
     crop = np.zeros((64, 64, 3), np.uint8)
     out, new = paste_persons(crop.copy(), np.zeros((0, 4), np.float32), np.zeros((0, 4), np.float32), _bank(),
-                             1.0, 8, np.random.default_rng(0))
+                             (1.0, 1.0), 8, np.random.default_rng(0))
     assert len(new) == 0 and (out == 0).all()
 
 
@@ -93,7 +93,7 @@ def test_empty_bank_is_a_clear_error():
 def test_paste_matches_the_margin_to_the_background_and_keeps_the_contrast():
     crop = np.full((96, 96, 3), 160, np.uint8)                # a brighter background than the bank's 90
     out, new = paste_persons(crop.copy(), np.zeros((0, 4), np.float32), np.zeros((0, 4), np.float32), _bank(),
-                             1.0, 4, np.random.default_rng(1))
+                             (1.0, 1.0), 4, np.random.default_rng(1))
     assert len(new) >= 1
     x1, y1, x2, y2 = np.round(new[0]).astype(int)
     assert np.abs(out[y1 - 2, (x1 + x2) // 2].astype(int) - 160).max() <= 3    # no seam: the margin is background

@@ -26,11 +26,11 @@ def _bright_bbox(crop):
     return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
 
 
-@pytest.mark.parametrize("scale", [1.0, 2.0, 1.5])
+@pytest.mark.parametrize("scale", [(1.0, 1.0), (2.0, 2.0), (1.5, 1.5), (1.8, 1.3)])
 def test_warp_crop_moves_pixels_like_the_boxes(scale):
     img = np.full((100, 120, 3), 40, np.uint8)
     img[30:50, 40:52] = 220                                   # box (40, 30, 52, 50)
-    origin = (int(20 * scale), int(10 * scale))
+    origin = (int(20 * scale[0]), int(10 * scale[1]))
     crop = warp_crop(img, scale, origin, (64, 80))
     assert crop.shape == (80, 64, 3) and crop.dtype == np.uint8
     boxes, _ = crop_targets(np.array([[40, 30, 52, 50]]), np.zeros((0, 4)), scale, origin, (64, 80))
@@ -40,14 +40,17 @@ def test_warp_crop_moves_pixels_like_the_boxes(scale):
 def test_warp_crop_matches_cv2_resize_then_crop():
     rng = np.random.default_rng(0)
     img = rng.integers(0, 255, (60, 70, 3), dtype=np.uint8)
-    crop = warp_crop(img, 2.0, (10, 6), (40, 30))
+    crop = warp_crop(img, (2.0, 2.0), (10, 6), (40, 30))
     ref = cv2.resize(img, (140, 120), interpolation=cv2.INTER_LINEAR)[6:36, 10:50]
+    assert np.abs(crop.astype(int) - ref.astype(int)).max() <= 1
+    crop = warp_crop(img, (3.0, 1.5), (10, 6), (40, 30))      # stretched across, as resize_frame does
+    ref = cv2.resize(img, (210, 90), interpolation=cv2.INTER_LINEAR)[6:36, 10:50]
     assert np.abs(crop.astype(int) - ref.astype(int)).max() <= 1
 
 
 def test_warp_pads_with_zeros_past_the_image():
     img = np.full((50, 40, 3), 200, np.uint8)
-    crop = warp_crop(img, 1.0, (0, 0), (64, 64))
+    crop = warp_crop(img, (1.0, 1.0), (0, 0), (64, 64))
     assert crop[:50, :40].min() == 200 and crop[50:].max() == 0 and crop[:, 40:].max() == 0
 
 
@@ -57,7 +60,7 @@ def test_keep_rule_turns_cut_persons_into_ignore():
                       [98, 30, 108, 40],     # 20 % visible -> ignore
                       [300, 300, 310, 310]], np.float32)  # outside -> gone
     ignore = np.array([[0, 90, 30, 120]], np.float32)      # crosses the crop border -> clipped ignore
-    kept, ign = crop_targets(boxes, ignore, 1.0, (0, 0), (100, 100))
+    kept, ign = crop_targets(boxes, ignore, (1.0, 1.0), (0, 0), (100, 100))
     np.testing.assert_allclose(kept, [[10, 10, 20, 20], [95, 10, 100, 20]])
     assert ign.shape == (2, 4)
     np.testing.assert_allclose(ign[0], [0, 90, 30, 100])
@@ -65,7 +68,7 @@ def test_keep_rule_turns_cut_persons_into_ignore():
 
 
 def test_sub_pixel_boxes_become_ignore():
-    kept, ign = crop_targets(np.array([[10, 10, 10.5, 14]]), np.zeros((0, 4)), 1.0, (0, 0), (50, 50))
+    kept, ign = crop_targets(np.array([[10, 10, 10.5, 14]]), np.zeros((0, 4)), (1.0, 1.0), (0, 0), (50, 50))
     assert len(kept) == 0 and len(ign) == 1
 
 
@@ -108,6 +111,17 @@ def test_dataset_items_are_normalised_crops_with_targets(tmp_path):
     assert target["boxes"].shape == (1, 4) and target["ignore"].shape == (0, 4)
     w = boxes[0, 2] - boxes[0, 0]
     assert 10 <= w <= 20                                               # 10 px person, up-scaled 1..2x
+
+
+def test_stretch_x_widens_crops_as_inference_widens_frames(tmp_path):
+    rec = _record(tmp_path)                                           # one 10 x 20 px person
+    pre = Preprocess(input_w=64, input_h=48, stretch_x=2.0)
+    ds = TrainCrops([rec], pre=pre, crop_wh=(64, 48), upscale=(1.5, 1.5), empty_ratio=0.0, flip=False,
+                    photometric_aug=False, seed=3)
+    assert len(ds) == round(200 * 160 * 1.5 ** 2 * 2.0 / (64 * 48))  # the widened frame's area
+    crop, boxes, _ = ds.sample(0)
+    np.testing.assert_allclose(boxes[0, 2:] - boxes[0, :2], [30, 30])   # 10 x 1.5 x 2 across, 20 x 1.5 down
+    np.testing.assert_allclose(_bright_bbox(crop), boxes[0], atol=1.0)
 
 
 def test_crops_are_a_function_of_seed_epoch_and_index(tmp_path):
