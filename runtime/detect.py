@@ -19,7 +19,6 @@ if __name__ == "__main__" and not __package__:
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import signal
@@ -29,6 +28,7 @@ from pathlib import Path
 from sspnet.manifest import atomic_write_bytes, sha256_file
 from sspnet.runtime.detect_inputs import STILL_SUFFIXES, VIDEO_SUFFIXES, InputError, collect_inputs
 from sspnet.runtime.detect_run import JSONL, RunFolder, RunMismatch
+from sspnet.runtime.model_options import add_model_options, apply_model_options, check_model_options
 
 PROG = "sspnet detect"
 RECORD_FORMAT = "sspnet-detect/1"
@@ -50,9 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="RUN", help="run folder (created; a re-run resumes it)")
     parser.add_argument("--device", default=None, help="cpu (default for .onnx), cuda[:N], tensorrt[:N]; "
                                                        "engines: cuda[:N]")
-    parser.add_argument("--score-thr", type=float, default=None,
-                        help="keep detections scoring at least this (default: the model's operating point, "
-                             "postprocess.operating_thr in its manifest)")
+    add_model_options(parser)
     parser.add_argument("--every", type=int, default=1, metavar="N", help="videos: every Nth frame (default 1)")
     parser.add_argument("--max-chips", type=int, default=50, metavar="N",
                         help="review chips per image, highest scores first (default 50; all detections stay "
@@ -96,8 +94,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, RuntimeError, ImportError) as e:
         run_dir.close()
         return _fail(str(e) if args.model in str(e) else f"model {args.model}: {e}")
-    thr = backend.postprocess.operating_thr if args.score_thr is None else args.score_thr
-    backend.postprocess = dataclasses.replace(backend.postprocess, score_thr=thr)
+    apply_model_options(backend, args)
     settings = _settings(args, backend)
     try:
         run_dir.check_settings(settings)
@@ -192,8 +189,7 @@ def _file_digest(path: str | None) -> str | None:
 
 
 def _check_numbers(args) -> None:
-    if args.score_thr is not None and not 0 <= args.score_thr <= 1:
-        raise ValueError(f"--score-thr must be in [0, 1], got {args.score_thr}")
+    check_model_options(args)
     for name in ("every", "max_chips", "workers"):
         if getattr(args, name) < (0 if name == "max_chips" else 1):
             raise ValueError(f"--{name.replace('_', '-')} must be >= {0 if name == 'max_chips' else 1}, "

@@ -19,7 +19,6 @@ if __name__ == "__main__" and not __package__:
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
 
 import argparse
-import dataclasses
 import ipaddress
 import json
 import signal
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from sspnet.manifest import atomic_write_bytes
 from sspnet.runtime.heap import limit_malloc_arenas
+from sspnet.runtime.model_options import add_model_options, apply_model_options, check_model_options
 from sspnet.runtime.reconnect import ReconnectPolicy, ResilientSource, SourceFailed
 from sspnet.runtime.sources import SourceError, parse_source, redact, usage
 
@@ -59,10 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--display", action="store_true", help="show the annotated video in a window")
     out.add_argument("--summary", metavar="OUT.json", help="write the final statistics as JSON")
     det = parser.add_argument_group("detection")
-    det.add_argument("--score-thr", type=float, default=None,
-                     help="keep detections scoring at least this (default: the model's operating point, "
-                          "postprocess.operating_thr in its manifest, chosen on the validation PR curve; the "
-                          "manifest's score_thr is the evaluation protocol's)")
+    add_model_options(det)
     det.add_argument("--track", action="store_true", help="IoU tracker: track ids, one-frame flickers suppressed")
     src = parser.add_argument_group("source")
     src.add_argument("--rtsp-latency", type=int, metavar="MS", help="rtspsrc jitter buffer (default 100 ms)")
@@ -102,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
         backend = open_backend(args.model, args.device)
     except (OSError, ValueError, RuntimeError, ImportError) as e:
         return _fail(str(e) if args.model in str(e) else f"model {args.model}: {e}")
-    thr = backend.postprocess.operating_thr if args.score_thr is None else args.score_thr
-    backend.postprocess = dataclasses.replace(backend.postprocess, score_thr=thr)
+    apply_model_options(backend, args)
     limit_malloc_arenas()
     stop = threading.Event()
     readers = []
@@ -257,8 +253,7 @@ def _check_numbers(args, n_sources: int) -> None:
         raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
     if args.rtsp_out is not None and not 0 <= args.rtsp_out <= 65535:
         raise ValueError(f"--rtsp-out port must be 0..65535, got {args.rtsp_out}")
-    if args.score_thr is not None and not 0 <= args.score_thr <= 1:
-        raise ValueError(f"--score-thr must be in [0, 1], got {args.score_thr}")
+    check_model_options(args)
     try:
         ipaddress.ip_address(args.rtsp_bind)
     except ValueError:

@@ -103,6 +103,10 @@ def test_a_rerun_with_other_settings_is_refused(tree, models, tmp_path):
     assert r.returncode == 2 and "postprocess" in r.stderr and "new --out folder" in r.stderr
     r = run_detect(tree / "top.jpg", "--model", models["slow"], "--out", run)
     assert r.returncode == 2 and "model" in r.stderr
+    r = run_detect(tree / "top.jpg", "--model", models["dynamic"], "--out", run, "--stretch-x", "2")
+    assert r.returncode == 2 and "preprocess" in r.stderr        # another geometry is another run
+    r = run_detect(tree / "top.jpg", "--model", models["dynamic"], "--out", tmp_path / "new", "--scale", "-1")
+    assert r.returncode == 2 and "--scale must be > 0" in r.stderr
 
 
 @pytest.mark.parametrize("make, args, message", [

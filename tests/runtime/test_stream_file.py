@@ -2,6 +2,7 @@
 an annotated MP4 that decodes back to the same number of frames, and Ctrl-C that still finalises the MP4."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -123,3 +124,25 @@ def test_video_of_an_odd_width_keeps_its_picture(models, tmp_path):
     first_bar, last_bar = top[:, 3:15].mean((0, 1)), top[:, -15:-3].mean((0, 1))   # grey, then blue (BGR)
     assert abs(first_bar[0] - first_bar[2]) < 30 and first_bar.min() > 120, first_bar
     assert last_bar[0] > last_bar[2] + 80, last_bar
+
+
+def test_scale_and_stretch_override_the_manifest(clip, models, tmp_path):
+    """--scale / --stretch-x replace the manifest's geometry (footage unlike the validation frames); the boxes still
+    come back in frame pixels, and a value <= 0 is a usage error naming the option."""
+    from sspnet.preprocess import tile_count
+    from sspnet.runtime.backends import open_backend
+    mp4, _, _ = clip
+    out = tmp_path / "out.jsonl"
+    r = run_stream(mp4, "--model", models["dynamic"], "--json", out, "--score-thr", "0.06", "--max-frames", "3",
+                   "--scale", "1.5", "--stretch-x", "2")
+    assert r.returncode == 0, r.stderr
+    assert "scale 1.5 (x 2 across)" in r.stderr
+    backend = open_backend(str(models["dynamic"]), "cpu")
+    want = tile_count((320, 240), dataclasses.replace(backend.preprocess, scale=1.5, stretch_x=2.0))
+    backend.close()
+    lines = read_jsonl(out)
+    assert len(lines) == 3 and {d["tiles"] for d in lines} == {want} and want != 6
+    boxes = np.asarray([b for d in lines for b in d["boxes"]]).reshape(-1, 4)
+    assert (boxes[:, 2] <= 320).all() and (boxes[:, 3] <= 240).all()
+    bad = run_stream(mp4, "--model", models["dynamic"], "--stretch-x", "0")
+    assert bad.returncode == 2 and "--stretch-x must be > 0" in bad.stderr
