@@ -1,5 +1,6 @@
 """scripts/train_gpu.sh on the CPU with a tiny step count: the budgeted runs start from the shipped weights, save
 checkpoints under $OUT and stop cleanly; usage errors exit 2."""
+import json
 import os
 import subprocess
 import sys
@@ -22,7 +23,8 @@ def test_train_gpu_script_smoke_on_cpu(tmp_path):
                        timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     ckpt = read_checkpoint(tmp_path / "out" / "edge" / "last.pt")
-    assert ckpt["global_step"] == 1 and ckpt["config"]["input"]["scale"] == 2.5
+    shipped = json.loads((ROOT / "models" / "sspnet_edge.pt.json").read_text())["preprocess"]["scale"]
+    assert ckpt["global_step"] == 1 and ckpt["config"]["input"]["scale"] == shipped     # the shipped recipe
     assert "then all weights from models/sspnet_edge.pt" in r.stdout
 
 
