@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sspnet.export.trt_versions import TrtFeatures
 from sspnet.manifest import manifest_path, read_manifest, sha256_file
-from sspnet.preprocess import FullFrame
+from sspnet.preprocess import FullFrame, Preprocess
 
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_BATCH = (1, 8, 16)      # tiles per call: a 1080p frame at scale 1 is 12 tiles of 640x512
@@ -177,9 +177,7 @@ def _manifest_frame(info: OnnxInfo, manifest: dict | None) -> tuple:
     try:
         ff = FullFrame.from_dict(d)
         tile = (int(manifest["input"]["width"]), int(manifest["input"]["height"]))
-        pre = manifest.get("preprocess") or {}
-        scale = float(pre.get("scale", 1.0))
-        scale_xy = (scale * float(pre.get("stretch_x", 1.0)), scale)
+        scale_xy = Preprocess.from_dict(manifest.get("preprocess") or {}).scale_xy
     except (KeyError, TypeError, ValueError) as e:
         raise PlanError(f"{where}: input.full_frame or the tile size is malformed ({e!r}); re-export the "
                         f"model") from None

@@ -322,8 +322,9 @@ def _print_options(specs, readers, backend, args, policy) -> None:
         mode = "live: newest frame wins" if spec.live else "file: every frame, back-pressure"
         tag = "" if len(specs) == 1 else f" {i}"
         lines += [f"  source{tag}   {spec.describe()} [{mode}]", f"  decode{tag}   {reader.source.plan.description}"]
-    lines += [f"  model    {describe() if describe else backend.name} ({backend.preprocess.input_w}x"
-             f"{backend.preprocess.input_h} tiles, overlap {backend.preprocess.overlap}, scale {backend.preprocess.scale_text()})",
+    pre = backend.preprocess
+    lines += [f"  model    {describe() if describe else backend.name} ({pre.input_w}x{pre.input_h} tiles, "
+             f"overlap {pre.overlap}, scale {pre.scale_text()})",
              f"  post     score_thr={post.score_thr} nms_iou={post.nms_iou} merge_iou={post.merge_iou} "
              f"max_det={post.max_det}",
              f"  track    {'iou tracker' if args.track else 'off'}",

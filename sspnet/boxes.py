@@ -138,6 +138,12 @@ def soft_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, sigma: float, score_thr
     return order[keep], current[keep].astype(np.float32)
 
 
+def scale_boxes(boxes_xyxy: np.ndarray, scale_xy: tuple) -> np.ndarray:
+    """Boxes [N, 4] float32 times (sx, sy) across and down."""
+    sx, sy = scale_xy
+    return np.asarray(boxes_xyxy, np.float32).reshape(-1, 4) * np.float32([sx, sy, sx, sy])
+
+
 def clip_boxes(boxes_xyxy: np.ndarray, width: float, height: float) -> np.ndarray:
     b = np.array(boxes_xyxy, dtype=np.float32).reshape(-1, 4)
     b[:, [0, 2]] = b[:, [0, 2]].clip(0, width)

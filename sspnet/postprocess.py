@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from sspnet.boxes import clip_boxes, nms
+from sspnet.boxes import clip_boxes, nms, scale_boxes
 from sspnet.preprocess import FullFrame, Preprocess, check_frame, input_layout, normalize, resize_frame
 from sspnet.tiling import crop_tiles, merge_tile_detections
 
@@ -112,8 +112,7 @@ def detections_from_tiles(boxes: np.ndarray, scores: np.ndarray, corners_xyxy: n
     merged_b, merged_s = merge_tile_detections([p[0] for p in per_tile], [p[1] for p in per_tile],
                                                corners_xyxy, post.merge_iou, post.max_det,
                                                soft_sigma=post.soft_nms_sigma, score_thr=post.score_thr)
-    sx, sy = scale_xy
-    return clip_boxes(np.reshape(merged_b, (-1, 4)) / np.float32([sx, sy, sx, sy]), *frame_wh), merged_s
+    return clip_boxes(scale_boxes(merged_b, (1.0 / scale_xy[0], 1.0 / scale_xy[1])), *frame_wh), merged_s
 
 
 def detect_frame(frame_bgr: np.ndarray, pre: Preprocess, post: Postprocess, run_batch: RunBatch,

@@ -1,10 +1,11 @@
 """The one pre-processing path shared by training's evaluation, calibration and the runtime.
 
 A frame (HWC uint8, BGR as OpenCV and GStreamer's BGR caps deliver it) is resized by ``scale`` (tiny persons need
-up-scaling; ``stretch_x`` widens it further, for frames stored narrower than they were filmed), cut into model-sized tiles — or, for an artifact with dynamic height and width (``FullFrame``), kept
-whole and zero-padded to a multiple of the largest stride — converted to the model's colour order, normalised and
-laid out as NCHW float32. Detections come back through ``sspnet.postprocess.detections_from_tiles``, which undoes
-the same geometry (a whole frame is one tile at corner 0, 0).
+up-scaling; ``stretch_x`` widens it further, for frames stored narrower than they were filmed), cut into model-sized
+tiles — or, for an artifact with dynamic height and width (``FullFrame``), kept whole and zero-padded to a multiple
+of the largest stride — converted to the model's colour order, normalised and laid out as NCHW float32. Detections
+come back through ``sspnet.postprocess.detections_from_tiles``, which undoes the same geometry (a whole frame is one
+tile at corner 0, 0).
 """
 from __future__ import annotations
 

@@ -114,7 +114,7 @@ def match_margin(pixels: np.ndarray, under: np.ndarray, alpha: np.ndarray) -> np
 
 def paste_persons(crop_bgr: np.ndarray, boxes: np.ndarray, ignore: np.ndarray, bank: PersonBank,
                   scale_xy: tuple, max_count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Paste 0..``max_count`` bank persons, resized by ``scale_xy`` (across, down), into ``crop_bgr`` (modified in place).
+    """Paste 0..``max_count`` bank persons, resized by ``scale_xy`` (across, down), into ``crop_bgr`` (in place).
 
     Returns (crop, boxes + pasted boxes). A person is placed only where its context overlaps no existing or
     pasted person, no ignore region and no black padding; a person that finds no such place is skipped.

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from sspnet.config import Config
+from sspnet.boxes import scale_boxes
 from sspnet.data.record import ImageRecord
 from sspnet.preprocess import Preprocess, normalize
 from sspnet.tiling import boxes_in_tile
@@ -76,11 +77,6 @@ def warp_crop(img_bgr: np.ndarray, scale_xy: tuple, origin_xy: tuple, crop_wh: t
     m = np.array([[sx, 0.0, 0.5 * sx - 0.5 - origin_xy[0]], [0.0, sy, 0.5 * sy - 0.5 - origin_xy[1]]], np.float64)
     return cv2.warpAffine(img_bgr, m, (int(crop_wh[0]), int(crop_wh[1])), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-
-
-def scale_boxes(boxes_xyxy: np.ndarray, scale_xy: tuple) -> np.ndarray:
-    sx, sy = scale_xy
-    return np.asarray(boxes_xyxy, np.float32).reshape(-1, 4) * np.float32([sx, sy, sx, sy])
 
 
 def crop_targets(boxes_xyxy: np.ndarray, ignore_xyxy: np.ndarray, scale_xy: tuple, origin_xy: tuple,
