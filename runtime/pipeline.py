@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from sspnet.postprocess import detections_from_tiles
+from sspnet.postprocess import detections_from_tiles, with_flip_tta
 from sspnet.preprocess import TiledFrame, frame_to_tiles
 from sspnet.runtime.sources.base import Frame
 
@@ -82,13 +82,14 @@ def _ms(t0: float) -> float:
 def infer_frames(backend, batches: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
     """(boxes, scores) per frame for the frames' input batches, in one backend call per input shape: tiles of
     every source share the model's tile shape; whole frames batch with frames of the same padded size."""
+    infer = with_flip_tta(backend.infer) if backend.postprocess.flip_tta else backend.infer
     out: list = [None] * len(batches)
     by_shape: dict = {}
     for i, b in enumerate(batches):
         by_shape.setdefault(b.shape[1:], []).append(i)
     for idx in by_shape.values():
         joined = batches[idx[0]] if len(idx) == 1 else np.concatenate([batches[i] for i in idx])
-        boxes, scores = backend.infer(joined)          # the backend chunks to its batch size
+        boxes, scores = infer(joined)                  # the backend chunks to its batch size
         ends = np.cumsum([len(batches[i]) for i in idx])
         for i, lo, hi in zip(idx, np.r_[0, ends[:-1]], ends):
             out[i] = (boxes[lo:hi], scores[lo:hi])

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from sspnet.boxes import clip_boxes, nms, scale_boxes
+from sspnet.boxes import box_vote, clip_boxes, nms, scale_boxes
 from sspnet.preprocess import FullFrame, Preprocess, check_frame, input_layout, normalize, resize_frame
 from sspnet.tiling import crop_tiles, merge_tile_detections
 
@@ -26,6 +26,12 @@ class Postprocess:
     # > 0: Gaussian Soft-NMS with this sigma over the merged frame instead of hard NMS per tile and at the merge
     # (neighbours in a crowd decay instead of vanishing); 0: hard NMS at nms_iou / merge_iou
     soft_nms_sigma: float = 0.0
+    # > 0: each box kept by the per-tile NMS is replaced by the score-weighted mean of the candidates overlapping
+    # it by at least this IoU (box voting); 0: the best cell's box as it is
+    vote_iou: float = 0.0
+    # run every input a second time mirrored left-right and pool both sets of boxes before NMS (test-time
+    # augmentation, twice the network's cost); with vote_iou the kept box averages both views
+    flip_tta: bool = False
     # the operating point (runtime/stream.py's default --score-thr): chosen on the validation PR curve when the
     # model is shipped; score_thr above is the evaluation protocol's, which keeps low scores for AP
     operating_thr: float = 0.25
@@ -62,14 +68,15 @@ def decode_fovea(reg_ltrb: np.ndarray, points_xy: np.ndarray, base_edge: float,
 
 
 def select_detections(boxes_xyxy: np.ndarray, scores: np.ndarray, post: Postprocess) -> tuple[np.ndarray, np.ndarray]:
-    """One tile: score threshold → top-k → NMS (with Soft-NMS, that waits for the merge). Inputs [K, 4], [K];
-    outputs sorted by score."""
+    """One tile: score threshold → top-k → NMS (with Soft-NMS, that waits for the merge) → box voting when
+    ``vote_iou`` > 0. Inputs [K, 4], [K]; outputs sorted by score."""
     keep = np.nonzero(scores >= post.score_thr)[0]
     if keep.size > post.pre_nms_topk:
         keep = keep[np.argpartition(-scores[keep], post.pre_nms_topk - 1)[:post.pre_nms_topk]]
     b, s = boxes_xyxy[keep], scores[keep]
     k = np.argsort(-s, kind="stable") if post.soft_nms_sigma > 0 else nms(b, s, post.nms_iou)
-    return b[k].astype(np.float32), s[k].astype(np.float32)
+    kept = box_vote(b, s, k, post.vote_iou) if post.vote_iou > 0 else b[k]
+    return kept.astype(np.float32), s[k].astype(np.float32)
 
 
 TOPK_AREA = 640 * 512   # the area ``pre_nms_topk`` is counted per
@@ -101,13 +108,29 @@ def run_in_batches(run: Callable, inputs, count: int | None = None, step: int | 
     return tuple(np.concatenate(outs) for outs in zip(*parts))
 
 
+def with_flip_tta(run_batch: RunBatch) -> RunBatch:
+    """``run_batch`` that also runs each input mirrored left-right and returns both views' candidates per input,
+    the mirrored boxes mapped back: boxes [T, 2K, 4], scores [T, 2K]. Two calls, not a doubled batch, so a model
+    built for a fixed batch size takes it too."""
+    def run(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        boxes, scores = (np.asarray(o) for o in run_batch(x))
+        m_boxes, m_scores = (np.asarray(o) for o in run_batch(np.ascontiguousarray(x[..., ::-1])))
+        width = np.float32(x.shape[-1])
+        unmirrored = np.stack([width - m_boxes[..., 2], m_boxes[..., 1], width - m_boxes[..., 0], m_boxes[..., 3]], -1)
+        return np.concatenate([boxes, unmirrored], axis=1), np.concatenate([scores, m_scores], axis=1)
+    return run
+
+
 def detections_from_tiles(boxes: np.ndarray, scores: np.ndarray, corners_xyxy: np.ndarray, scale_xy: tuple,
                           frame_wh: tuple, post: Postprocess) -> tuple[np.ndarray, np.ndarray]:
     """Raw per-tile model outputs → merged detections in source-frame pixels. ``pre_nms_topk`` counts per
-    640×512-sized area: a whole frame (one input of many tiles' area) keeps as many candidates as its tiles would."""
+    640×512-sized area and view: a whole frame (one input of many tiles' area) keeps as many candidates as its tiles
+    would, and ``flip_tta`` (``boxes`` from ``with_flip_tta``) twice as many."""
     area = int((corners_xyxy[0, 2] - corners_xyxy[0, 0]) * (corners_xyxy[0, 3] - corners_xyxy[0, 1]))
-    if len(corners_xyxy) == 1 and area > TOPK_AREA:
-        post = dataclasses.replace(post, pre_nms_topk=post.pre_nms_topk * -(-area // TOPK_AREA))
+    areas = -(-area // TOPK_AREA) if len(corners_xyxy) == 1 else 1
+    views = 2 if post.flip_tta else 1
+    if areas * views > 1:
+        post = dataclasses.replace(post, pre_nms_topk=post.pre_nms_topk * areas * views)
     per_tile = [select_detections(b, s, post) for b, s in zip(boxes, scores)]
     merged_b, merged_s = merge_tile_detections([p[0] for p in per_tile], [p[1] for p in per_tile],
                                                corners_xyxy, post.merge_iou, post.max_det,
@@ -124,6 +147,7 @@ def detect_frame(frame_bgr: np.ndarray, pre: Preprocess, post: Postprocess, run_
     check_frame(frame_bgr)
     resized = resize_frame(frame_bgr, pre.scale_xy)
     corners = input_layout(resized.shape[1], resized.shape[0], pre, full_frame)   # [T, 4]
-    boxes, scores = run_in_batches(run_batch, lambda i, j: normalize(crop_tiles(resized, corners[i:j]), pre),
+    run = with_flip_tta(run_batch) if post.flip_tta else run_batch
+    boxes, scores = run_in_batches(run, lambda i, j: normalize(crop_tiles(resized, corners[i:j]), pre),
                                    len(corners), max_batch)
     return detections_from_tiles(boxes, scores, corners, pre.scale_xy, (frame_bgr.shape[1], frame_bgr.shape[0]), post)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from sspnet.boxes import box_iof, box_iou, nms, soft_nms, xywh_to_xyxy, xyxy_to_xywh
+from sspnet.boxes import box_iof, box_iou, box_vote, nms, soft_nms, xywh_to_xyxy, xyxy_to_xywh
 
 
 def test_conversions_round_trip():
@@ -99,3 +99,28 @@ def test_soft_nms_empty_and_max_keep_is_a_prefix():
     top, top_s = soft_nms(boxes, scores, 0.5, 0.05, max_keep=10)
     assert top.tolist() == full[:10].tolist()
     np.testing.assert_allclose(top_s, full_s[:10])
+
+
+def test_box_vote_hand_case():
+    # two cells see one 4x10 person, one sees another; only the first pair is close enough to vote
+    boxes = np.array([[10, 10, 14, 20], [11, 10, 15, 20], [40, 40, 44, 50]], np.float32)
+    scores = np.array([0.75, 0.25, 0.5], np.float32)
+    voted = box_vote(boxes, scores, np.array([0, 2]), iou_threshold=0.5)
+    np.testing.assert_allclose(voted, [[10.25, 10, 14.25, 20], [40, 40, 44, 50]], rtol=1e-6)
+    # above the pair's IoU (0.6) nothing votes: the kept boxes come back unchanged
+    np.testing.assert_allclose(box_vote(boxes, scores, np.array([0, 2]), 0.7), boxes[[0, 2]])
+    assert box_vote(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64), 0.5).shape == (0, 4)
+
+
+def test_box_vote_matches_the_dense_weighted_mean():
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        n = int(rng.integers(1, 120))
+        xy = rng.uniform(0, 60, (n, 2))
+        boxes = np.concatenate([xy, xy + rng.uniform(2, 10, (n, 2))], 1).astype(np.float32)
+        scores = rng.uniform(0.05, 1, n).astype(np.float32)
+        thr = float(rng.choice([0.3, 0.5, 0.7]))
+        kept = nms(boxes, scores, 0.5)
+        w = (box_iou(boxes[kept], boxes) >= thr) * scores.astype(np.float64)
+        np.testing.assert_allclose(box_vote(boxes, scores, kept, thr), w @ boxes / w.sum(1, keepdims=True),
+                                   rtol=1e-5, atol=1e-4)
