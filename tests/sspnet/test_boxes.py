@@ -74,12 +74,16 @@ def test_soft_nms_hand_case():
     assert len(keep) == 2                               # exact duplicates decay to 0.9·e^-2 = 0.12 < 0.2
 
 
+def _random_boxes(rng, n: int, extent: float, size: tuple) -> np.ndarray:
+    xy = rng.uniform(0, extent, (n, 2))
+    return np.concatenate([xy, xy + rng.uniform(*size, (n, 2))], 1).astype(np.float32)
+
+
 def test_soft_nms_matches_textbook_on_random_boxes():
     rng = np.random.default_rng(1)
     for _ in range(50):
         n = int(rng.integers(0, 80))
-        xy = rng.uniform(0, 100, (n, 2))
-        boxes = np.concatenate([xy, xy + rng.uniform(1, 30, (n, 2))], 1).astype(np.float32)
+        boxes = _random_boxes(rng, n, 100, (1, 30))
         scores = rng.random(n).astype(np.float32)
         sigma, thr = float(rng.choice([0.3, 0.5])), float(rng.choice([0.05, 0.3]))
         keep, s = soft_nms(boxes, scores, sigma, thr)
@@ -116,8 +120,7 @@ def test_box_vote_matches_the_dense_weighted_mean():
     rng = np.random.default_rng(4)
     for _ in range(30):
         n = int(rng.integers(1, 120))
-        xy = rng.uniform(0, 60, (n, 2))
-        boxes = np.concatenate([xy, xy + rng.uniform(2, 10, (n, 2))], 1).astype(np.float32)
+        boxes = _random_boxes(rng, n, 60, (2, 10))
         scores = rng.uniform(0.05, 1, n).astype(np.float32)
         thr = float(rng.choice([0.3, 0.5, 0.7]))
         kept = nms(boxes, scores, 0.5)
