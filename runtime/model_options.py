@@ -1,4 +1,5 @@
-"""The model options ``sspnet stream`` and ``sspnet detect`` share: the score threshold and the frame geometry.
+"""The model options ``sspnet stream`` and ``sspnet detect`` share: the score threshold, the frame geometry and
+test-time augmentation.
 
 By default both come from the model's manifest (the validated operating point, the validated up-scale). The
 geometry overrides are for footage unlike the validation frames: the shipped model's frames were stored squeezed
@@ -21,6 +22,9 @@ def add_model_options(group) -> None:
     group.add_argument("--stretch-x", type=float, default=None, metavar="X",
                        help="widen frames by X more across than down (default: preprocess.stretch_x in the "
                             "manifest; 1 for footage whose persons are not squeezed)")
+    group.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None,
+                       help="also run every tile mirrored left-right and pool both views' boxes: twice the "
+                            "network's cost per frame (default: postprocess.flip_tta in the manifest)")
 
 
 def check_model_options(args: argparse.Namespace) -> None:
@@ -33,10 +37,11 @@ def check_model_options(args: argparse.Namespace) -> None:
 
 
 def apply_model_options(backend, args: argparse.Namespace) -> None:
-    """The backend's post-processing keeps ``--score-thr`` (else the operating point); its pre-processing takes
-    ``--scale`` / ``--stretch-x`` where given."""
+    """The backend's post-processing keeps ``--score-thr`` (else the operating point) and takes ``--flip-tta`` /
+    ``--no-flip-tta`` where given; its pre-processing takes ``--scale`` / ``--stretch-x`` where given."""
     thr = backend.postprocess.operating_thr if args.score_thr is None else args.score_thr
-    backend.postprocess = dataclasses.replace(backend.postprocess, score_thr=thr)
+    flip = backend.postprocess.flip_tta if args.flip_tta is None else args.flip_tta
+    backend.postprocess = dataclasses.replace(backend.postprocess, score_thr=thr, flip_tta=flip)
     geometry = {k: v for k, v in (("scale", args.scale), ("stretch_x", args.stretch_x)) if v is not None}
     if geometry:
         backend.preprocess = dataclasses.replace(backend.preprocess, **geometry)

@@ -326,7 +326,8 @@ def _print_options(specs, readers, backend, args, policy) -> None:
     lines += [f"  model    {describe() if describe else backend.name} ({pre.input_w}x{pre.input_h} tiles, "
              f"overlap {pre.overlap}, scale {pre.scale_text()})",
              f"  post     score_thr={post.score_thr} nms_iou={post.nms_iou} merge_iou={post.merge_iou} "
-             f"max_det={post.max_det}",
+             f"max_det={post.max_det}" + (f" vote_iou={post.vote_iou}" if post.vote_iou else "")
+             + (" flip_tta (2 network runs per tile)" if post.flip_tta else ""),
              f"  track    {'iou tracker' if args.track else 'off'}",
              f"  watchdog {policy.watchdog_s:g} s, connect timeout {policy.connect_timeout_s:g} s, back-off "
              f"{policy.backoff_s:g}..{policy.backoff_max_s:g} s"]

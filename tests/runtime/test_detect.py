@@ -105,6 +105,8 @@ def test_a_rerun_with_other_settings_is_refused(tree, models, tmp_path):
     assert r.returncode == 2 and "model" in r.stderr
     r = run_detect(tree / "top.jpg", "--model", models["dynamic"], "--out", run, "--stretch-x", "2")
     assert r.returncode == 2 and "preprocess" in r.stderr        # another geometry is another run
+    r = run_detect(tree / "top.jpg", "--model", models["dynamic"], "--out", run, "--flip-tta")
+    assert r.returncode == 2 and "postprocess" in r.stderr       # so is test-time augmentation
     r = run_detect(tree / "top.jpg", "--model", models["dynamic"], "--out", tmp_path / "new", "--scale", "-1")
     assert r.returncode == 2 and "--scale must be > 0" in r.stderr
 

@@ -146,3 +146,20 @@ def test_scale_and_stretch_override_the_manifest(clip, models, tmp_path):
     assert (boxes[:, 2] <= 320).all() and (boxes[:, 3] <= 240).all()
     bad = run_stream(mp4, "--model", models["dynamic"], "--stretch-x", "0")
     assert bad.returncode == 2 and "--stretch-x must be > 0" in bad.stderr
+
+
+def test_flip_tta_runs_both_views_and_keeps_the_boxes_in_the_frame(clip, models, tmp_path):
+    """--flip-tta pools each tile's mirrored view (the banner says so). The tiny model scores cells by their mean
+    brightness, so it sees a mirrored tile exactly mirrored: mapped back, the second view duplicates the first,
+    NMS removes the duplicates, and the detections are the plain run's. A box mapped back wrongly would add boxes."""
+    mp4, _, _ = clip
+    plain, pooled = tmp_path / "plain.jsonl", tmp_path / "pooled.jsonl"
+    args = ("--model", models["dynamic"], "--score-thr", "0.06", "--max-frames", "3")
+    assert run_stream(mp4, *args, "--json", plain).returncode == 0
+    r = run_stream(mp4, *args, "--json", pooled, "--flip-tta")
+    assert r.returncode == 0, r.stderr
+    assert "flip_tta (2 network runs per tile)" in r.stderr
+    a, b = read_jsonl(plain), read_jsonl(pooled)
+    assert len(b) == 3 and [d["tiles"] for d in a] == [d["tiles"] for d in b]
+    assert sum(len(d["boxes"]) for d in b) > 0
+    assert [d["boxes"] for d in a] == [d["boxes"] for d in b] and [d["scores"] for d in a] == [d["scores"] for d in b]
