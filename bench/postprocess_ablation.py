@@ -7,7 +7,8 @@ decoded, merged and scored with AP50-tiny and its 90 % group-bootstrap interval.
                                          [--scale 2.5]
 
 Writes bench-out/postprocess_ablation.json; headline: the best variant's AP50-tiny gain over the model's own
-post-processing.
+post-processing. The best variant's detections go next to the cache (``.best.dets.json``), so
+``bench/error_analysis.py --dets`` can draw its PR curve and operating point without running the model again.
 """
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ def views(r: tuple, flip: bool) -> tuple:
     return [b[~m] for b, m in zip(r[0], r[2])], [s[~m] for s, m in zip(r[1], r[2])]
 
 
-def score(records: list, raw: list, post) -> dict:
+def score(records: list, raw: list, post) -> tuple[dict, dict]:
+    """(the row of ``post``: AP50-tiny with its interval, AP25-tiny, post-processing time; its detections)."""
     from sspnet.evaluation import evaluate
     from sspnet.evaluation.bootstrap import bootstrap_interval
     from sspnet.postprocess import detections_from_tiles
@@ -112,7 +114,7 @@ def score(records: list, raw: list, post) -> dict:
     m = evaluate(records, dets, with_mr=False)
     ci = bootstrap_interval(records, dets)
     return {"AP50_tiny": round(ci["value"], 2), "interval90": [round(ci["lo"], 2), round(ci["hi"], 2)],
-            "AP25_tiny": round(m["AP25_tiny"], 2), "post_ms_per_frame": round(post_s * 1e3, 1)}
+            "AP25_tiny": round(m["AP25_tiny"], 2), "post_ms_per_frame": round(post_s * 1e3, 1)}, dets
 
 
 def main(argv=None) -> int:
@@ -135,9 +137,11 @@ def main(argv=None) -> int:
     cache = OUT / "postprocess_ablation" / f"{Path(args.model).stem}_scale{detector.preprocess.scale:g}_{frames}.raw.npz"
     cache.parent.mkdir(parents=True, exist_ok=True)
     raw = raw_outputs(records, detector, cache, Path(args.model))
-    rows = {"model's own": {"postprocess": base.to_dict(), **score(records, raw, base)}}
+    row, _ = score(records, raw, base)
+    rows, dets = {"model's own": {"postprocess": base.to_dict(), **row}}, {}
     for name, change in VARIANTS.items():
-        rows[name] = {"change": change, **score(records, raw, dataclasses.replace(base, **change))}
+        row, dets[name] = score(records, raw, dataclasses.replace(base, **change))
+        rows[name] = {"change": change, **row}
     for name, r in rows.items():
         print(f"{name:>20s}: AP50-tiny {r['AP50_tiny']:.2f} [{r['interval90'][0]:.2f}, {r['interval90'][1]:.2f}]"
               f"  AP25-tiny {r['AP25_tiny']:.2f}  post {r['post_ms_per_frame']:.0f} ms/frame", flush=True)
@@ -148,7 +152,10 @@ def main(argv=None) -> int:
            "model": args.model, "scale": detector.preprocess.scale, "data": args.data, "split": args.split,
            "frames": len(records), "variants": rows, "machine": machine()}
     path = write_result("postprocess_ablation", doc)
-    print(f"best: {best} ({gain:+.2f} AP50-tiny) → {path}")
+    from sspnet.evaluation.detections import save_detections
+    best_dets = save_detections(cache.with_name(cache.name.replace(".raw.npz", ".best.dets.json")), dets[best])
+    print(f"best: {best} ({gain:+.2f} AP50-tiny) → {path}; its detections (for bench/error_analysis.py --dets) → "
+          f"{best_dets}")
     return 0
 
 

@@ -121,24 +121,26 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     return model.to(device).eval(), cfg, ckpt
 
 
-def slim_checkpoint(src: str | Path, dst: str | Path, fp16: bool = True, operating_point: dict | None = None) -> Path:
+def slim_checkpoint(src: str | Path, dst: str | Path, fp16: bool = True, operating_point: dict | None = None,
+                    postprocess: dict | None = None) -> Path:
     """Write the shipped form of ``src``: FP16 floating weights + config + training summary, manifest with parent.
 
     ``operating_point`` ({'score_thr', 'rule', 'precision', 'recall'}, e.g. from bench/error_analysis.py on the
-    validation groups) becomes ``postprocess.operating_thr``, the runtime's default threshold, and is recorded."""
+    validation groups) becomes ``postprocess.operating_thr``, the runtime's default threshold, and is recorded.
+    ``postprocess``: post-processing fields the model ships with instead of its training config's (chosen on the
+    validation groups, e.g. by bench/postprocess_ablation.py; checked like a config)."""
     ckpt = read_checkpoint(src)
     state = {k: (v.half() if fp16 and v.is_floating_point() else v) for k, v in ckpt["model"].items()}
-    config = ckpt["config"]
+    config = dict(ckpt["config"], postprocess=dict(ckpt["config"]["postprocess"], **(postprocess or {})))
     if operating_point is not None:
-        config = dict(config, postprocess=dict(config["postprocess"],
-                                               operating_thr=round(float(operating_point["score_thr"]), 4)))
+        config["postprocess"]["operating_thr"] = round(float(operating_point["score_thr"]), 4)
     metrics = dict(ckpt.get("metrics") or {}, **({"operating_point": operating_point} if operating_point else {}))
     slim = {"format": FORMAT, "model": state, "config": config, "epoch": ckpt.get("epoch", 0),
             "step_in_epoch": ckpt.get("step_in_epoch", 0), "global_step": ckpt.get("global_step", 0),
             "best_metric": ckpt.get("best_metric"), "metrics": metrics}
+    cfg = config_from_dict(config, source=f"{src} (config)")         # refused before anything is written
     dst = Path(dst)
     atomic_write_bytes(dst, _to_bytes(slim))
-    cfg = config_from_dict(config, source=f"{src} (config)")
     write_manifest(dst, manifest_fields(cfg, {"epoch": slim["epoch"], "global_step": slim["global_step"],
                                               "best_metric": slim["best_metric"], "weights": "fp16" if fp16 else "fp32",
                                               "metrics": slim["metrics"]}), parent=src)

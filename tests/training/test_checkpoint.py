@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sspnet.config import load_config
+from sspnet.config import ConfigError, load_config
 from sspnet.manifest import read_manifest, sha256_file
 from sspnet.training.checkpoint import (load_checkpoint, read_checkpoint, rng_state, save_checkpoint,
                                         set_rng_state, slim_checkpoint)
@@ -102,3 +102,16 @@ def test_missing_and_foreign_files_are_clear_errors(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a loadable checkpoint"):
         read_checkpoint(tmp_path / "junk.pt")
+
+
+def test_slim_checkpoint_ships_chosen_postprocessing(tmp_path, model, cfg):
+    save_checkpoint(tmp_path / "best.pt", model=model, cfg=cfg)
+    out = slim_checkpoint(tmp_path / "best.pt", tmp_path / "ship.pt", postprocess={"vote_iou": 0.6, "flip_tta": True},
+                          operating_point={"score_thr": 0.41234, "rule": "F1-best", "precision": 0.3, "recall": 0.3})
+    post = read_manifest(out)["postprocess"]
+    assert post["vote_iou"] == 0.6 and post["flip_tta"] is True and post["operating_thr"] == 0.4123
+    _, shipped, _ = load_checkpoint(out)
+    assert shipped.postprocess.flip_tta and shipped.postprocess.nms_iou == cfg.postprocess.nms_iou
+    with pytest.raises(ConfigError, match="vote_iou"):
+        slim_checkpoint(tmp_path / "best.pt", tmp_path / "bad.pt", postprocess={"vote_iou": 2.0})
+    assert not (tmp_path / "bad.pt").exists()
