@@ -63,6 +63,7 @@ class ModelConfig:
     use_ignore: bool = False                  # FoveaBox: cells inside ignore boxes get no classification loss
     regress_outside: bool = True              # FoveaBox: regress positives whose cell centre is outside a sub-stride
                                               # box (to the nearest box the decoder can draw); False = classify only
+    box_loss: str = "smooth_l1"              # FoveaBox: smooth_l1 (the paper, on log distances) | giou (on boxes)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from sspnet.training.neck import FPN, SSFPN
 BACKBONES = ("resnet18", "resnet50", "efficientnet_lite0")
 NECKS = ("ssfpn", "fpn")
 HEADS = ("fovea", "faster_rcnn")
+BOX_LOSSES = ("smooth_l1", "giou")
 
 
 def _check(cfg: Config) -> None:
@@ -21,6 +22,8 @@ def _check(cfg: Config) -> None:
                                 ("head", m.head, HEADS)):
         if value not in allowed:
             raise ConfigError(f"model.{key}: unknown value {value!r}; choose from {', '.join(allowed)}")
+    if m.head == "fovea" and m.box_loss not in BOX_LOSSES:
+        raise ConfigError(f"model.box_loss: unknown value {m.box_loss!r}; choose from {', '.join(BOX_LOSSES)}")
     if tuple(m.levels) not in ((2, 3, 4, 5), (2, 3, 4, 5, 6)):
         raise ConfigError(f"model.levels: {list(m.levels)} not supported; use [2, 3, 4, 5] or [2, 3, 4, 5, 6]")
     if m.head == "fovea" and (len(m.base_edges) != len(m.levels) or len(m.scale_ranges) != len(m.levels)):
@@ -84,7 +87,7 @@ def build_criterion(cfg: Config):
         return FoveaCriterion(strides=[2 ** lvl for lvl in m.levels], base_edges=[float(b) for b in m.base_edges],
                               scale_ranges=[tuple(float(x) for x in r) for r in m.scale_ranges], sigma=m.sigma,
                               center_fallback=m.center_fallback, use_ignore=m.use_ignore,
-                              regress_outside=m.regress_outside,
+                              regress_outside=m.regress_outside, box_loss=m.box_loss,
                               attn_loss=cfg.train.attn_loss)
     from sspnet.training.criterion import FasterRCNNCriterion
     return FasterRCNNCriterion(wns=m.wns, attn_loss=cfg.train.attn_loss)

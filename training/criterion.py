@@ -5,10 +5,13 @@ targets: list (one per image) of {"boxes": Tensor[G, 4] xyxy input px, "ignore":
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from sspnet.training.assign import attention_targets, fovea_targets
-from sspnet.training.losses import attention_bce, attention_dice, sigmoid_focal_loss_sum, smooth_l1_sum
+from sspnet.training.losses import (attention_bce, attention_dice, giou_ltrb_sum, sigmoid_focal_loss_sum,
+                                   smooth_l1_sum)
 
 # the paper's loss weights: λ = 0.01 on the attention BCE, 1 on every other term
 ATTENTION_WEIGHTS = {"loss_attn_bce": 0.01, "loss_attn_dice": 1.0}
@@ -32,7 +35,8 @@ def attention_losses(attn: list[torch.Tensor], gt_boxes: list[torch.Tensor]) -> 
 class FoveaCriterion:
     """FoveaBox focal (γ 1.5, α 0.4) / (num_pos + N) and SmoothL1 (β 0.11) / the regressed positives, plus the
     attention losses. ``regress_outside`` False regresses only the positives whose cell centre lies inside the box
-    (``FoveaTargets.reg_valid``).
+    (``FoveaTargets.reg_valid``). ``box_loss`` "giou" replaces SmoothL1 on the log distances by 1 − GIoU of the
+    decoded boxes (distances base_edge·exp(reg)), which weighs an error by what it costs the box's IoU.
 
     Returns {"loss_cls", "loss_box"} and, when the model has attention maps and ``attn_loss``,
     {"loss_attn_bce", "loss_attn_dice"}. An image set without positives gives loss_box exactly 0.
@@ -42,11 +46,11 @@ class FoveaCriterion:
 
     def __init__(self, *, strides: list[int], base_edges: list[float], scale_ranges: list[tuple[float, float]],
                  sigma: float = 0.4, center_fallback: bool = False, use_ignore: bool = False,
-                 regress_outside: bool = True, attn_loss: bool = True, gamma: float = 1.5, alpha: float = 0.4,
-                 beta: float = 0.11):
+                 regress_outside: bool = True, box_loss: str = "smooth_l1", attn_loss: bool = True,
+                 gamma: float = 1.5, alpha: float = 0.4, beta: float = 0.11):
         self.strides, self.base_edges, self.scale_ranges = list(strides), list(base_edges), list(scale_ranges)
         self.sigma, self.center_fallback, self.use_ignore = sigma, center_fallback, use_ignore
-        self.regress_outside = regress_outside
+        self.regress_outside, self.box_loss = regress_outside, box_loss
         self.attn_loss, self.gamma, self.alpha, self.beta = attn_loss, gamma, alpha, beta
 
     def __call__(self, outputs: dict, targets: list[dict]) -> dict[str, torch.Tensor]:
@@ -67,7 +71,13 @@ class FoveaCriterion:
         loss_cls = sigmoid_focal_loss_sum(cls[valid], assigned.labels[valid], self.gamma, self.alpha) / (num_pos + n)
         regressed = pos if self.regress_outside else assigned.reg_valid
         num_reg = int(regressed.sum())
-        if num_reg:
+        if num_reg and self.box_loss == "giou":
+            base = torch.cat([torch.full((c.shape[-2] * c.shape[-1],), b, device=device)
+                              for c, b in zip(cls_levels, self.base_edges)]).expand(n, -1)[regressed][:, None]
+            # the clamp keeps exp finite early in training; targets are clamped to [1/16, 16] base edges
+            pred = base * torch.exp(reg[regressed].float().clamp(max=math.log(64)))
+            loss_box = giou_ltrb_sum(pred, base * torch.exp(assigned.reg_ltrb[regressed])) / num_reg
+        elif num_reg:
             loss_box = smooth_l1_sum(reg[regressed], assigned.reg_ltrb[regressed], self.beta) / num_reg
         else:
             loss_box = reg.sum() * 0.0

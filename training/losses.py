@@ -1,5 +1,5 @@
 """Loss functions (pure tensor maths, on-device, any batch size): attention BCE + Dice with OHEM,
-sigmoid focal loss and SmoothL1 (FoveaBox), L1 (Faster R-CNN).
+sigmoid focal loss, SmoothL1 and GIoU (FoveaBox), L1 (Faster R-CNN).
 """
 from __future__ import annotations
 
@@ -75,6 +75,21 @@ def smooth_l1_sum(pred: torch.Tensor, target: torch.Tensor, beta: float = 0.11) 
     """Σ SmoothL1(pred - target) with transition β (mmdet form: 0.5·d²/β below β, d - 0.5β above)."""
     d = (pred.float() - target.float()).abs()
     return torch.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta).sum()
+
+
+def giou_ltrb_sum(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Σ (1 − GIoU) of boxes given as distances [M, 4] (left, top, right, bottom ≥ 0) from one shared point each,
+    as FCOS-style heads predict them: the two boxes overlap by the per-side minimum and are enclosed by the
+    per-side maximum."""
+    p, t = pred.float(), target.float()
+    area_p = (p[:, 0] + p[:, 2]) * (p[:, 1] + p[:, 3])
+    area_t = (t[:, 0] + t[:, 2]) * (t[:, 1] + t[:, 3])
+    lo, hi = torch.minimum(p, t), torch.maximum(p, t)
+    inter = (lo[:, 0] + lo[:, 2]) * (lo[:, 1] + lo[:, 3])
+    enclose = (hi[:, 0] + hi[:, 2]) * (hi[:, 1] + hi[:, 3])
+    union = area_p + area_t - inter
+    giou = inter / union.clamp(min=1e-6) - (enclose - union) / enclose.clamp(min=1e-6)
+    return (1 - giou).sum()
 
 
 def l1_sum(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -1,13 +1,14 @@
-"""Losses: OHEM selection counts, attention BCE/Dice by hand, focal and SmoothL1 values, the FoveaBox criterion
+"""Losses: OHEM selection counts, attention BCE/Dice by hand, focal, SmoothL1 and GIoU values, the FoveaBox criterion
 on an empty image (box loss exactly 0) and on batches larger than 4."""
 import math
 
 import pytest
 import torch
 
+from sspnet.training.assign import fovea_targets
 from sspnet.training.criterion import FoveaCriterion
-from sspnet.training.losses import (attention_bce, attention_dice, l1_sum, ohem_weights, sigmoid_focal_loss_sum,
-                                    smooth_l1_sum)
+from sspnet.training.losses import (attention_bce, attention_dice, giou_ltrb_sum, l1_sum, ohem_weights,
+                                    sigmoid_focal_loss_sum, smooth_l1_sum)
 
 torch.set_num_threads(1)
 
@@ -141,3 +142,47 @@ def test_regress_outside_decides_whether_an_unrepresentable_box_is_regressed():
     skipped = FoveaCriterion(**CRIT, center_fallback=True, regress_outside=False)(_outputs(1), target)
     assert kept["loss_box"].item() > 0 and skipped["loss_box"].item() == 0.0
     assert kept["loss_cls"].item() == skipped["loss_cls"].item()
+
+
+def test_giou_of_distance_boxes_matches_torchvision_on_xyxy_boxes():
+    from torchvision.ops import generalized_box_iou
+    g = torch.Generator().manual_seed(1)
+    pred, target = torch.rand(50, 4, generator=g) * 6 + 0.1, torch.rand(50, 4, generator=g) * 6 + 0.1
+    point = torch.rand(50, 2, generator=g) * 100
+
+    def xyxy(d):
+        return torch.cat([point - d[:, :2], point + d[:, 2:]], dim=1)
+
+    expected = (1 - generalized_box_iou(xyxy(pred), xyxy(target)).diagonal()).sum()
+    assert giou_ltrb_sum(pred, target).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert giou_ltrb_sum(target, target).item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_giou_box_loss_is_zero_at_the_target_and_pulls_towards_it():
+    target = [{"boxes": torch.tensor([[10.0, 12.0, 30.0, 40.0]]), "ignore": torch.zeros(0, 4)}]
+    crit = FoveaCriterion(**CRIT, box_loss="giou")
+    out = _outputs(1)
+    loss = crit(out, target)["loss_box"]
+    loss.backward()
+    assert loss.item() > 0 and all(bool(torch.isfinite(r.grad).all()) for r in out["reg"])
+    # the regression outputs set to the assigned log distances give a loss of zero
+    assigned = fovea_targets(target, [(8, 8), (4, 4)], CRIT["strides"], CRIT["base_edges"], CRIT["scale_ranges"])
+    exact = assigned.reg_ltrb[0].T
+    reg = [exact[:, :64].reshape(1, 4, 8, 8), exact[:, 64:].reshape(1, 4, 4, 4)]
+    at_target = crit({"cls": out["cls"], "reg": reg}, target)["loss_box"]
+    assert at_target.item() == pytest.approx(0.0, abs=1e-5)
+    empty = crit(_outputs(1), [{"boxes": torch.zeros(0, 4), "ignore": torch.zeros(0, 4)}])["loss_box"]
+    assert empty.item() == 0.0
+
+
+def test_config_chooses_the_box_loss_and_names_an_unknown_one():
+    import dataclasses
+    from pathlib import Path
+
+    from sspnet.config import ConfigError, load_config
+    from sspnet.training.build import build_criterion
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "sspnet_edge.yaml")
+    giou = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, box_loss="giou"))
+    assert build_criterion(giou).box_loss == "giou" and build_criterion(cfg).box_loss == "smooth_l1"
+    with pytest.raises(ConfigError, match="model.box_loss: unknown value 'iou'"):
+        build_criterion(dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, box_loss="iou")))
