@@ -32,12 +32,12 @@ train() {  # train MINUTES RUN_DIR ARGS...: one budgeted run; exit code 143 (SIG
 
 train "$EDGE_MIN" "$OUT/edge" --config configs/sspnet_edge.yaml --init models/sspnet_edge.pt \
   --set 'model.backbone_weights=""' --epochs "$EPOCHS" --batch 16 --workers 4 \
-  --set input.scale=3.0 --set 'train.upscale=[2.5, 3.5]' --set train.crop_w=320 --set train.crop_h=256 \
+  --set input.scale=3.5 --set 'train.upscale=[3.0, 4.0]' --set train.crop_w=320 --set train.crop_h=256 \
   --set train.crops_per_image=3 --set train.warmup_iters=50 --set "train.lr_steps=[$((EPOCHS * 3 / 4)), $((EPOCHS - 1))]" \
-  --set train.val_every=4
+  --set train.val_every=4 --set model.box_loss=giou
 if [ "$R50_MIN" != 0 ]; then
   W=(); [ -n "${R50_WEIGHTS:-}" ] && W=(--backbone-weights "$R50_WEIGHTS")
   train "$R50_MIN" "$OUT/r50_fovea" --config configs/sspnet_r50_fovea.yaml "${W[@]}" --epochs 12 --batch 8 \
-    --workers 4 --set input.scale=3.0 --set 'train.upscale=[2.5, 3.5]' --set train.val_every=4
+    --workers 4 --set input.scale=3.5 --set 'train.upscale=[3.0, 4.0]' --set train.val_every=4
 fi
 ls -l "$OUT"/*/last.pt

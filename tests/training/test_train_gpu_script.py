@@ -1,6 +1,5 @@
 """scripts/train_gpu.sh on the CPU with a tiny step count: the budgeted runs start from the shipped weights, save
 checkpoints under $OUT and stop cleanly; usage errors exit 2."""
-import json
 import os
 import subprocess
 import sys
@@ -23,8 +22,10 @@ def test_train_gpu_script_smoke_on_cpu(tmp_path):
                        timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     ckpt = read_checkpoint(tmp_path / "out" / "edge" / "last.pt")
-    shipped = json.loads((ROOT / "models" / "sspnet_edge.pt.json").read_text())["preprocess"]["scale"]
-    assert ckpt["global_step"] == 1 and ckpt["config"]["input"]["scale"] == shipped     # the shipped recipe
+    shipped = read_checkpoint(ROOT / "models" / "sspnet_edge.pt")["config"]
+    assert ckpt["global_step"] == 1                                                 # the shipped recipe:
+    assert ckpt["config"]["input"]["scale"] == shipped["input"]["scale"]
+    assert ckpt["config"]["model"]["box_loss"] == shipped["model"]["box_loss"]
     assert "then all weights from models/sspnet_edge.pt" in r.stdout
 
 
