@@ -9,7 +9,8 @@ For the validation part of ``--split`` (or all of ``--data``), with the model's 
 - false positives per frame by score threshold and the precision–recall curve (greedy one-to-one matching at IoU
   0.5, detections mostly inside an ignore region dropped), with two operating points: F1-best and the highest
   recall at precision ≥ 0.5;
-- AP50-tiny with a 90 % bootstrap interval over groups (sspnet/evaluation/bootstrap.py).
+- AP50-tiny with a 90 % bootstrap interval over groups (sspnet/evaluation/bootstrap.py);
+- ``person_px``: the persons' median height at the model's scale, which the model ships as ``preprocess.person_px``.
 Writes bench-out/error_analysis/<name>.json (+ .png) and the detections (<name>.dets.json) for re-use.
 """
 from __future__ import annotations
@@ -162,6 +163,18 @@ def plot(path: Path, name: str, bins: dict, g: dict, curve: dict, fp_per_frame: 
     plt.close(fig)
 
 
+def model_scale(model: str) -> float:
+    from sspnet.manifest import read_manifest
+    return float(read_manifest(model)["preprocess"]["scale"])
+
+
+def person_px(records: list, scale: float) -> float:
+    """Median height of the annotated persons after the frame resize (network-input px): the manifest's
+    ``preprocess.person_px``, which ``sspnet detect`` matches on stills with a camera pose."""
+    heights = np.concatenate([r.boxes_xyxy[:, 3] - r.boxes_xyxy[:, 1] for r in records])
+    return round(float(np.median(heights)) * scale, 1)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help=".pt, .onnx or .engine")
@@ -204,7 +217,8 @@ def main(argv=None) -> int:
     doc = {"headline": {"metric": "AP50_tiny", "value": round(interval["value"], 2), "unit": "AP",
                         "interval90": [round(interval["lo"], 2), round(interval["hi"], 2)]},
            "model": args.model, "scale": args.scale, "data": args.data, "split": args.split, "frames": len(records),
-           "persons": int(num_gt), "groups": interval["groups"], "detect_seconds": round(seconds, 1),
+           "persons": int(num_gt), "person_px": person_px(records, args.scale or model_scale(args.model)),
+           "groups": interval["groups"], "detect_seconds": round(seconds, 1),
            "metrics": {k: round(v, 2) for k, v in metrics.items() if k.startswith("AP")},
            "by_size": bins, "operating_points": points, "fp_per_frame_by_score": fp_per_frame,
            "best_iou_histogram": np.histogram(g["best_iou"], bins=10, range=(0, 1))[0].tolist(), "pr_curve": curve,

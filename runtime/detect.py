@@ -3,8 +3,9 @@ stills and videos of a search flight, resumable, with a review page.
 
 Parse the arguments → collect the inputs, open the run folder and the model → loop decode / detect / write one
 line per image (``detect_loop``) → rebuild the outputs from the whole record (``detect_outputs``). Stills are
-tiled at native resolution (times the model's scale) with the core's tiling; video frames go through the same
-path as in ``sspnet stream``. A re-run with the same ``--out`` skips what is done and appends; an unreadable
+resized and tiled with the core's tiling: by default, a still with a camera pose so that a person standing below its
+centre is as tall as the model's validation persons (``sspnet.geo.still_scale``, at most the model's scale), any
+other by the model's scale; video frames go through the same path as in ``sspnet stream``. A re-run with the same ``--out`` skips what is done and appends; an unreadable
 image is skipped, logged and counted. Exit status: 0 done (skipped images included), 1 the model or decoding
 failed, 2 bad arguments, 130 interrupted (the outputs are still written).
 """
@@ -31,6 +32,7 @@ from sspnet.runtime.detect_run import JSONL, RunFolder, RunMismatch
 from sspnet.runtime.model_options import add_model_options, apply_model_options, check_model_options
 
 PROG = "sspnet detect"
+STILL_SCALES = ("pose", "model")
 RECORD_FORMAT = "sspnet-detect/1"
 SUMMARY = "summary.json"
 
@@ -51,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu (default for .onnx), cuda[:N], tensorrt[:N]; "
                                                        "engines: cuda[:N]")
     add_model_options(parser)
+    parser.add_argument("--still-scale", choices=STILL_SCALES, default="pose",
+                        help="stills: 'pose' (default) resizes each still with a camera pose so a person standing "
+                             "below its centre is as tall as the model's validation persons (preprocess.person_px "
+                             "in the manifest), never more than the model's scale; 'model' uses the model's scale "
+                             "as for video. --scale S fixes it for all")
     parser.add_argument("--every", type=int, default=1, metavar="N", help="videos: every Nth frame (default 1)")
     parser.add_argument("--max-chips", type=int, default=50, metavar="N",
                         help="review chips per image, highest scores first (default 50; all detections stay "
@@ -113,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         stats = detect_all(todo, backend, run_dir, stop=stop, every=args.every, workers=args.workers,
-                           max_chips=args.max_chips, status_interval_s=args.status_interval, geo=geo)
+                           max_chips=args.max_chips, status_interval_s=args.status_interval, geo=geo,
+                           still_scaler=geo.still_scale if _pose_scaled(args, backend.preprocess) else None)
     except KeyboardInterrupt:
         stats, interrupted = None, True
     except RuntimeError as e:       # decoding failed in a way no single image explains
@@ -180,8 +188,18 @@ def _settings(args, backend) -> dict:
     sha = backend.manifest.get("sha256") or sha256_file(args.model)
     return {"format": RECORD_FORMAT, "model": Path(args.model).name, "model_sha256": sha,
             "preprocess": backend.preprocess.to_dict(), "postprocess": backend.postprocess.to_dict(),
-            "every": args.every, "max_chips": args.max_chips, "camera": _file_digest(args.camera),
+            "still_scale": _still_scale(args), "every": args.every, "max_chips": args.max_chips,
+            "camera": _file_digest(args.camera),
             "ground_asl": args.ground_asl, "ground_below_takeoff": args.ground_below_takeoff}
+
+
+def _still_scale(args) -> str:
+    """How stills are resized: 'pose', 'model', or 'fixed' (--scale given)."""
+    return "fixed" if args.scale is not None else args.still_scale
+
+
+def _pose_scaled(args, pre) -> bool:
+    return _still_scale(args) == "pose" and pre.person_px > 0
 
 
 def _file_digest(path: str | None) -> str | None:
@@ -208,11 +226,22 @@ def _print_options(args, inputs, todo, backend, run_dir) -> None:
              f"{len(todo)} to do",
              f"  model    {describe() if describe else backend.name} ({pre.input_w}x{pre.input_h} tiles, "
              f"overlap {pre.overlap}, scale {pre.scale_text()})",
+             f"  stills   {_still_scale_text(args, pre)}",
              f"  post     score_thr={post.score_thr} nms_iou={post.nms_iou} merge_iou={post.merge_iou} "
              f"max_det={post.max_det}",
              f"  out      {run_dir.path} ({JSONL}: {run_dir.lines_before} lines before; up to {args.max_chips} "
              f"chips per image; videos every {args.every} frame{'s' if args.every > 1 else ''})"]
     print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _still_scale_text(args, pre) -> str:
+    mode = _still_scale(args)
+    if _pose_scaled(args, pre):
+        return (f"resized from each one's camera pose so persons are ~{pre.person_px:g} px tall (at most scale "
+                f"{pre.scale:g}; without a pose: {pre.scale:g})")
+    if mode == "pose":
+        return f"scale {pre.scale:g}: the model records no person height (preprocess.person_px), so poses are not used"
+    return f"scale {pre.scale_text()} ({'--scale' if mode == 'fixed' else '--still-scale model'})"
 
 
 def _summary(stats, records, interrupted: bool) -> dict:

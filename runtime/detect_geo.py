@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from sspnet.geo import (GeoDetection, GeoResult, LocateOptions, SrtTrack, count_unplaced, cot_events,
-                        locate_detections, pose_from_image, send_cot, write_geojson, write_kml)
+from sspnet.geo import (GeoDetection, GeoResult, LocateOptions, SrtTrack, StillScale, count_unplaced, cot_events,
+                        locate_detections, pose_from_image, send_cot, still_scale, write_geojson, write_kml)
 from sspnet.geo.pose import PoseReading
 from sspnet.runtime.detect_run import CHIPS
 
@@ -22,11 +22,18 @@ RESULT_FIELDS = {f.name for f in dataclasses.fields(GeoResult)}
 
 
 class GeoStep:
-    """``geo(decoded, boxes)`` → the line's {"camera", "positions"}; one per run (caches SRT tracks)."""
+    """``geo(decoded, boxes)`` → the line's {"camera", "positions"}; one per run (caches SRT tracks and the last
+    still's pose, which ``still_scale`` reads before detection and the call after it)."""
 
     def __init__(self, camera=None, options: LocateOptions | None = None):
         self.camera, self.options = camera, options or LocateOptions()
         self._tracks: dict[str, SrtTrack | None] = {}
+        self._still: tuple[str, PoseReading] | None = None
+
+    def still_scale(self, decoded, pre) -> StillScale:
+        """The resize of a decoded still from its pose and ``pre`` (the model's scale and person height)."""
+        h, w = decoded.image.shape[:2]
+        return still_scale(self._reading(decoded), (w, h), pre.scale, pre.person_px, self.options)
 
     def __call__(self, decoded, boxes_xyxy: list) -> dict:
         reading = self._reading(decoded)
@@ -40,7 +47,9 @@ class GeoStep:
     def _reading(self, decoded) -> PoseReading:
         path = decoded.item.path
         if decoded.frame is None:
-            return pose_from_image(path, self.camera)
+            if self._still is None or self._still[0] != path:
+                self._still = (path, pose_from_image(path, self.camera))
+            return self._still[1]
         track = self._track(path)
         if track is None:
             return PoseReading(None, None, f"{path}: no DJI .SRT beside the video")

@@ -6,6 +6,7 @@ image in flight. ``geo`` (optional) adds the geo step's fields to each line (see
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ TILE_BATCH = 16
 
 # geo step: (decoded image, boxes xyxy [K, 4] image px) → {"camera": {...}, "positions": [...]} or {}
 GeoFields = Callable[[Decoded, np.ndarray], dict]
+# stills' resize: (decoded still, the model's Preprocess) → sspnet.geo.StillScale (None: the model's scale)
+StillScaler = Callable[[Decoded, object], object]
 
 
 @dataclass
@@ -70,8 +73,9 @@ def base_fields(decoded: Decoded) -> dict:
 
 
 def detect_one(decoded: Decoded, backend, run: RunFolder, max_chips: int, stats: LoopStats,
-               geo: GeoFields | None = None) -> dict:
-    """The line of one decoded still or frame (or of a video's end, or of an error)."""
+               geo: GeoFields | None = None, still_scaler: StillScaler | None = None) -> dict:
+    """The line of one decoded still or frame (or of a video's end, or of an error). ``still_scaler``: stills are
+    resized by its scale instead of the model's (the line records it)."""
     doc = base_fields(decoded)
     if decoded.error is not None:
         run.log(f"skipped {decoded.item.display}: {decoded.error}")
@@ -84,6 +88,9 @@ def detect_one(decoded: Decoded, backend, run: RunFolder, max_chips: int, stats:
     image = decoded.image
     t0 = time.perf_counter()
     pre = backend.preprocess
+    resize = still_scaler(decoded, pre) if still_scaler is not None and doc["type"] == "image" else None
+    if resize is not None:
+        pre = dataclasses.replace(pre, scale=resize.scale)
     boxes, scores = detect_frame(image, pre, backend.postprocess, backend.infer, backend.max_batch or TILE_BATCH,
                                  backend.full_frame)
     tiles = tile_count((image.shape[1], image.shape[0]), pre, backend.full_frame)
@@ -104,6 +111,8 @@ def detect_one(decoded: Decoded, backend, run: RunFolder, max_chips: int, stats:
     doc.update(status="ok", width=w, height=h, tiles=tiles,
                boxes=[[round(float(v), 2) for v in b] for b in boxes],
                scores=[round(float(s), 4) for s in scores], chips=chips, preview=preview)
+    if resize is not None:
+        doc["resize"] = resize.to_dict()
     if geo is not None:
         doc.update(geo(decoded, boxes))
     return doc
@@ -115,7 +124,7 @@ def still_done(run: RunFolder, item: InputFile) -> bool:
 
 def detect_all(todo: list[InputFile], backend, run: RunFolder, *, stop: threading.Event, every: int = 1,
                workers: int = 2, max_chips: int = 50, status_interval_s: float = 10.0,
-               geo: GeoFields | None = None) -> LoopStats:
+               geo: GeoFields | None = None, still_scaler: StillScaler | None = None) -> LoopStats:
     """Run ``todo`` (stills and videos not finished before) to the end or until ``stop`` is set."""
     stats = LoopStats()
     progress = Progress(sum(1 for i in todo if i.kind == "still"), status_interval_s)
@@ -128,7 +137,7 @@ def detect_all(todo: list[InputFile], backend, run: RunFolder, *, stop: threadin
         for decoded in decoder:
             if stop.is_set():
                 break
-            doc = detect_one(decoded, backend, run, max_chips, stats, geo)
+            doc = detect_one(decoded, backend, run, max_chips, stats, geo, still_scaler)
             run.append(doc)
             if doc["type"] != "video":
                 progress.update(frame=doc["type"] == "frame")

@@ -131,7 +131,7 @@ BOUNDS = {
                   "head_convs": NON_NEGATIVE, "head_channels": POSITIVE, "base_edges": POSITIVE,
                   "scale_ranges": NON_NEGATIVE, "sigma": POSITIVE},
     Preprocess: {"input_w": POSITIVE, "input_h": POSITIVE, "scale": POSITIVE, "stretch_x": POSITIVE,
-                 "overlap": NON_NEGATIVE, "std": POSITIVE},
+                 "overlap": NON_NEGATIVE, "person_px": NON_NEGATIVE, "std": POSITIVE},
     Postprocess: {"score_thr": FRACTION, "pre_nms_topk": POSITIVE, "nms_iou": FRACTION, "merge_iou": FRACTION,
                   "max_det": POSITIVE, "operating_thr": FRACTION, "soft_nms_sigma": NON_NEGATIVE,
                   "vote_iou": FRACTION},

@@ -33,6 +33,7 @@ class Preprocess:
     color: str = "rgb"          # channel order the network expects
     mean: tuple[float, float, float] = IMAGENET_MEAN_RGB
     std: tuple[float, float, float] = IMAGENET_STD_RGB
+    person_px: float = 0.0      # median person height (input px) on the validation frames; 0 = not recorded
 
     @property
     def scale_xy(self) -> tuple[float, float]:
@@ -46,8 +47,9 @@ class Preprocess:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["mean"], d["std"] = list(self.mean), list(self.std)
-        if self.stretch_x == 1.0:      # manifests and calibration-cache digests written before the key stay valid
-            del d["stretch_x"]
+        for key in ("stretch_x", "person_px"):     # at their defaults: manifests and calibration-cache digests
+            if d[key] == Preprocess.__dataclass_fields__[key].default:   # written before the keys stay valid
+                del d[key]
         return d
 
     @classmethod

@@ -122,16 +122,18 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
 
 
 def slim_checkpoint(src: str | Path, dst: str | Path, fp16: bool = True, operating_point: dict | None = None,
-                    postprocess: dict | None = None) -> Path:
+                    postprocess: dict | None = None, preprocess: dict | None = None) -> Path:
     """Write the shipped form of ``src``: FP16 floating weights + config + training summary, manifest with parent.
 
     ``operating_point`` ({'score_thr', 'rule', 'precision', 'recall'}, e.g. from bench/error_analysis.py on the
     validation groups) becomes ``postprocess.operating_thr``, the runtime's default threshold, and is recorded.
     ``postprocess``: post-processing fields the model ships with instead of its training config's (chosen on the
-    validation groups, e.g. by bench/postprocess_ablation.py; checked like a config)."""
+    validation groups, e.g. by bench/postprocess_ablation.py; checked like a config). ``preprocess``: likewise for
+    the ``input`` section (e.g. ``person_px``, the validation persons' median height at the model's scale)."""
     ckpt = read_checkpoint(src)
     state = {k: (v.half() if fp16 and v.is_floating_point() else v) for k, v in ckpt["model"].items()}
-    config = dict(ckpt["config"], postprocess=dict(ckpt["config"]["postprocess"], **(postprocess or {})))
+    config = dict(ckpt["config"], postprocess=dict(ckpt["config"]["postprocess"], **(postprocess or {})),
+                  input=dict(ckpt["config"]["input"], **(preprocess or {})))
     if operating_point is not None:
         config["postprocess"]["operating_thr"] = round(float(operating_point["score_thr"]), 4)
     metrics = dict(ckpt.get("metrics") or {}, **({"operating_point": operating_point} if operating_point else {}))

@@ -31,6 +31,7 @@ from .geojson import write_geojson
 from .kml import write_kml
 from .locate import (ABOVE_SEA_LEVEL, ABOVE_TAKEOFF, NEAR_HORIZON, NO_HEIGHT, NO_POSE, PLACED, GeoDetection,
                      GeoResult, LocateOptions, count_unplaced, locate_detections)
+from .person_size import StillScale, person_height_px, still_scale
 from .pose import CameraPose, PoseReading, pose_from_image
 from .srt import SrtTrack, parse_srt
 from .uncertainty import COVERAGE, PoseErrors
@@ -38,4 +39,5 @@ from .uncertainty import COVERAGE, PoseErrors
 __all__ = ["Intrinsics", "load_camera", "cot_event", "cot_events", "parse_udp_address", "send_cot", "write_geojson",
            "write_kml", "ABOVE_SEA_LEVEL", "ABOVE_TAKEOFF", "NEAR_HORIZON", "NO_HEIGHT", "NO_POSE", "PLACED",
            "GeoDetection", "GeoResult", "LocateOptions", "count_unplaced", "locate_detections", "CameraPose",
-           "PoseReading", "pose_from_image", "SrtTrack", "parse_srt", "COVERAGE", "PoseErrors"]
+           "PoseReading", "pose_from_image", "StillScale", "person_height_px", "still_scale", "SrtTrack", "parse_srt",
+           "COVERAGE", "PoseErrors"]

@@ -14,7 +14,8 @@ import pytest
 from detectkit import read_jsonl, run_detect, write_stills
 from tiny_model import make_tiny_model
 
-from sspnet.geo import LocateOptions, locate_detections, pose_from_image
+from sspnet.geo import LocateOptions, locate_detections, pose_from_image, still_scale
+from sspnet.preprocess import Preprocess, tile_count
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,26 @@ def test_positions_are_sspnet_geo_and_the_outputs_hold_them(flight, tmp_path):
     features = json.loads((tmp_path / "run" / "detections.geojson").read_text())["features"]
     assert len([f for f in features if f["geometry"]]) == placed
     assert (tmp_path / "run" / "detections.kml").read_text().count("<Point>") >= placed
+
+
+def test_stills_are_resized_from_their_pose_and_the_choice_is_recorded(flight, tmp_path):
+    d, _ = flight
+    model = make_tiny_model(tmp_path / "model" / "tiny.onnx", scale=2.0, person_px=12.0)
+    r = run_detect(d / "synth" / "stills", "--model", model, "--out", tmp_path / "run", "--score-thr", "0.3")
+    assert r.returncode == 0, r.stderr
+    assert "resized from each one's camera pose so persons are ~12 px tall" in r.stderr
+    lines = {p["name"]: p for p in read_jsonl(tmp_path / "run" / "detections.jsonl")}
+    for name, line in lines.items():
+        size = (line["width"], line["height"])
+        want = still_scale(pose_from_image(line["path"]), size, model_scale=2.0, model_person_px=12.0)
+        assert line["resize"] == want.to_dict()
+        assert want.source == ("manifest" if name == "no_pose.png" else "pose")
+        assert line["tiles"] == tile_count(size, Preprocess(input_w=160, input_h=128, overlap=16, scale=want.scale))
+    assert all(line["resize"]["scale"] < 2.0 for name, line in lines.items() if name != "no_pose.png")
+    again = run_detect(d / "synth" / "stills", "--model", model, "--out", tmp_path / "run", "--still-scale", "model",
+                       "--score-thr", "0.3")
+    assert again.returncode == 2 and "still_scale='pose'" in again.stderr, again.stderr
+    fixed = run_detect(d / "synth" / "stills", "--model", model, "--out", tmp_path / "fixed", "--scale", "1",
+                       "--score-thr", "0.3")
+    assert fixed.returncode == 0, fixed.stderr
+    assert all("resize" not in line for line in read_jsonl(tmp_path / "fixed" / "detections.jsonl"))

@@ -17,7 +17,8 @@ from sspnet.preprocess import Preprocess
 
 
 def make_tiny_model(path: str | Path, tile_wh: tuple = (160, 128), batch: int | None = None, cell: int = 16,
-                    overlap: int = 16, slow_convs: int = 0, score_thr: float = 0.5) -> Path:
+                    overlap: int = 16, slow_convs: int = 0, score_thr: float = 0.5, scale: float = 1.0,
+                   person_px: float = 0.0) -> Path:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -68,7 +69,7 @@ def make_tiny_model(path: str | Path, tile_wh: tuple = (160, 128), batch: int | 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
-    pre = Preprocess(input_w=w, input_h=h, overlap=overlap)
+    pre = Preprocess(input_w=w, input_h=h, overlap=overlap, scale=scale, person_px=person_px)
     post = Postprocess(score_thr=score_thr, nms_iou=0.5, merge_iou=0.5, max_det=100)
     write_manifest(path, {
         "artifact": "onnx", "model": {"name": "tiny-test-detector", "backbone": "none", "neck": "none", "head": "cells"},

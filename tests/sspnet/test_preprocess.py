@@ -33,7 +33,8 @@ def test_digest_changes_with_any_field():
     assert Preprocess().digest() != Preprocess(stretch_x=1.5).digest()
     assert Preprocess.from_dict(Preprocess().to_dict()) == Preprocess()
     assert Preprocess.from_dict(Preprocess(stretch_x=1.78).to_dict()).stretch_x == 1.78
-    assert "stretch_x" not in Preprocess().to_dict()     # manifests and cache digests from before the key hold
+    assert Preprocess.from_dict(Preprocess(person_px=29.7).to_dict()).person_px == 29.7
+    assert not {"stretch_x", "person_px"} & set(Preprocess().to_dict())   # manifests and digests from before hold
 
 
 def test_decode_fovea_hand_case():
