@@ -78,14 +78,18 @@ def copied_fields(parent_manifest: dict | None) -> dict:
 
 
 def write_manifest(artifact: str | Path, fields: dict, parent: str | Path | None = None) -> Path:
-    """Write ``<artifact>.json`` with ``fields`` plus format, creation time, artifact sha256 and parent sha256."""
+    """Write ``<artifact>.json`` with ``fields`` plus format, creation time, artifact sha256 and parent sha256.
+
+    The parent's path is relative to the artifact's folder, so a shipped file names the run it came from
+    (``../runs/edge/best.pt``) without recording where the user's checkout lies."""
     artifact = Path(artifact)
     m = {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     m.update(fields)
     if artifact.is_file():
         m["sha256"] = sha256_file(artifact)
     if parent is not None:
-        m["parent"] = {"path": Path(parent).name, "sha256": sha256_file(parent)}
+        rel = os.path.relpath(Path(parent).resolve(), artifact.resolve().parent)
+        m["parent"] = {"path": Path(rel).as_posix(), "sha256": sha256_file(parent)}
     out = manifest_path(artifact)
     atomic_write_bytes(out, (json.dumps(m, indent=2, sort_keys=False) + "\n").encode())
     return out

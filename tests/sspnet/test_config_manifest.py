@@ -55,6 +55,17 @@ def test_manifest_records_parent_hash(tmp_path):
     write_manifest(art, {"artifact": "onnx"}, parent=parent)
     m = read_manifest(art)
     assert m["parent"]["sha256"] == sha256_file(parent) and m["sha256"] == sha256_file(art)
+    assert m["parent"]["path"] == "a.pt"
+
+
+def test_manifest_names_a_parent_in_another_folder_relative_to_the_artifact(tmp_path):
+    (tmp_path / "runs" / "edge").mkdir(parents=True)
+    (tmp_path / "models").mkdir()
+    parent, art = tmp_path / "runs" / "edge" / "best.pt", tmp_path / "models" / "edge.pt"
+    parent.write_bytes(b"parent")
+    art.write_bytes(b"child")
+    write_manifest(art, {"artifact": "checkpoint"}, parent=parent)
+    assert read_manifest(art)["parent"]["path"] == "../runs/edge/best.pt"
 
 
 def test_missing_manifest_says_what_to_do(tmp_path):
